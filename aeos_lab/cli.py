@@ -1,0 +1,173 @@
+"""The ``aeos-lab`` command line.
+
+Subcommands:
+  threshold   print an optimizer's stability threshold, e.g. ``aeos-lab threshold adam --eta 1e-3``
+  run         train one network and record (preconditioned) sharpness, e.g.
+              ``aeos-lab run --optimizer adam --lr 1e-3 --steps 2000 --out r.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from ._validation import canonical_name
+
+
+def _threshold(args: argparse.Namespace) -> int:
+    from .thresholds import FROZEN_COUNTERPART, optimizer_threshold, threshold_formula
+
+    method = FROZEN_COUNTERPART[canonical_name(args.optimizer, FROZEN_COUNTERPART)]
+    value = optimizer_threshold(args.optimizer, args.eta, args.beta1)
+    print(
+        f"{args.optimizer}: frozen counterpart {method}, threshold {threshold_formula(method)}"
+        f" = {value:.6g} at eta={args.eta:g}, beta1={args.beta1:g}"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import json
+
+    import jax
+
+    from .config import RunConfig
+    from .train import run
+
+    config = RunConfig(
+        optimizer=args.optimizer,
+        eta=args.lr,
+        beta1=args.beta1,
+        beta2=args.beta2,
+        eps=args.eps,
+        bias_correction=args.bias_correction,
+        dataset=args.dataset,
+        n_train=args.n,
+        label_noise=args.label_noise,
+        model=args.model,
+        loss=args.loss,
+        batch_size=args.batch_size,
+        warmup_steps=args.warmup_steps,
+        steps=args.steps,
+        loss_threshold=args.loss_threshold,
+        freeze_at=args.freeze_at,
+        freeze_eta=args.freeze_lr,
+        track_every=args.track_every,
+        k=args.k,
+        seed=args.seed,
+    )
+    device = jax.devices()[0]
+    print(f"device: {device.platform} ({device.device_kind})", file=sys.stderr)
+    result = run(config, cache=not args.no_cache, progress=not args.quiet)
+    payload = result.to_payload()
+    last = result.records.iloc[-1]
+    print(
+        f"{result.status}: {result.steps_done} steps, loss {last['loss']:.4g}, "
+        f"sharpness {last['sharpness']:.4g}, preconditioned sharpness "
+        f"{last['precond_sharpness']:.4g} = {last['ratio']:.3f} x threshold {last['threshold']:.4g}"
+    )
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(payload, fh, indent=1)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aeos-lab",
+        description="Adaptive Gradient Methods at the Edge of Stability (Cohen et al., 2022)",
+    )
+    parser.add_argument("--version", action="version", version=f"aeos-lab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("threshold", help="print the stability threshold of an optimizer")
+    p.add_argument("optimizer", help="e.g. adam, nadam, rmsprop, ema_hb, gd")
+    p.add_argument("--eta", type=float, required=True, help="learning rate (> 0)")
+    p.add_argument("--beta1", type=float, default=0.9, help="momentum in [0, 1)")
+    p.set_defaults(func=_threshold)
+
+    p = sub.add_parser("run", help="train a network and track (preconditioned) sharpness")
+    g = p.add_argument_group("optimizer")
+    g.add_argument("--optimizer", default="adam", help="adam, frozen-adam, rmsprop, ema_hb, ...")
+    g.add_argument("--lr", type=float, default=1e-3, help="learning rate eta (> 0)")
+    g.add_argument("--beta1", type=float, default=0.9, help="momentum in [0, 1)")
+    g.add_argument("--beta2", type=float, default=0.999, help="second-moment decay in [0, 1)")
+    g.add_argument("--eps", type=float, default=1e-7, help="epsilon (>= 0)")
+    g.add_argument(
+        "--bias-correction",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Adam-style bias correction (default: the optimizer's own)",
+    )
+    g = p.add_argument_group("data and model")
+    g.add_argument("--dataset", default="digits", help="digits (default), cifar10, cifar100")
+    g.add_argument("--n", type=int, default=None, help="number of training examples")
+    g.add_argument("--label-noise", type=float, default=None, help="fraction of noisy labels")
+    g.add_argument("--model", default="fc", help="fc or cnn")
+    g.add_argument("--loss", default="mse", help="mse or ce")
+    g = p.add_argument_group("schedule")
+    g.add_argument(
+        "--batch-size", type=int, default=None, help="minibatch size (full batch when omitted)"
+    )
+    g.add_argument("--warmup-steps", type=int, default=0, help="linear warmup length")
+    g.add_argument("--steps", type=int, default=2000, help="step limit")
+    g.add_argument("--loss-threshold", type=float, default=None, help="stop below this loss")
+    g.add_argument(
+        "--freeze-at",
+        type=int,
+        default=None,
+        help="frozen-adam: freeze the P that an Adam run reaches at this step",
+    )
+    g.add_argument(
+        "--freeze-lr",
+        type=float,
+        default=None,
+        help="frozen-adam: that Adam run's learning rate (default: --lr)",
+    )
+    g = p.add_argument_group("measurement and output")
+    g.add_argument("--track-every", type=int, default=50, help="measure every K steps")
+    g.add_argument("--k", type=int, default=1, help="number of top eigenvalues")
+    g.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
+    g.add_argument("--out", default=None, help="write the records to FILE.json")
+    g.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+    return parser
+
+
+# Library parameter names -> the command-line options that set them.
+_OPTION_OF = {
+    "eta": "--lr",
+    "freeze_eta": "--freeze-lr",
+    "n_train": "--n",
+    "label_noise": "--label-noise",
+    "batch_size": "--batch-size",
+    "warmup_steps": "--warmup-steps",
+    "freeze_at": "--freeze-at",
+    "track_every": "--track-every",
+    "loss_threshold": "--loss-threshold",
+}
+
+
+def _name_the_option(message: str, command: str) -> str:
+    first = message.split(" ", 1)[0]
+    if command == "run" and first in _OPTION_OF:
+        return f"argument {_OPTION_OF[first]}: {message}"
+    return message
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        # exits with status 2, naming the bad argument
+        parser.error(_name_the_option(str(exc), args.command))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
