@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -34,3 +35,52 @@ def test_console_script_entry_point_runs():
     )
     assert result.returncode == 0
     assert "aeos-lab" in result.stdout
+
+
+def test_run_command_writes_the_records_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AEOS_LAB_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "r.json"
+    argv = [
+        "run",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-3",
+        "--n",
+        "64",
+        "--steps",
+        "20",
+        "--track-every",
+        "10",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    payload = json.loads(out.read_text())
+    assert {"config", "device", "diverged", "records"} <= set(payload)
+    assert payload["config"]["optimizer"] == "adam" and payload["config"]["n_train"] == 64
+    assert [r["step"] for r in payload["records"]] == [0, 10, 20]
+    for record in payload["records"]:
+        assert {"step", "lr", "loss", "sharpness", "precond_sharpness", "threshold"} <= set(record)
+        assert record["threshold"] == pytest.approx(38 / 1e-3)
+    assert "device: cpu" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["run", "--lr", "0"], "--lr"),
+        (["run", "--beta2", "1.0"], "beta2"),
+        (["run", "--optimizer", "sgdx"], "optimizer"),
+        (["run", "--batch-size", "0"], "--batch-size"),
+        (["run", "--optimizer", "frozen-adam"], "freeze_at"),
+        (["run", "--model", "mlp"], "model"),
+        (["run", "--steps", "ten"], "--steps"),
+    ],
+)
+def test_run_rejects_bad_arguments_naming_them(argv, named, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code != 0
+    assert named in capsys.readouterr().err
