@@ -14,6 +14,8 @@ import json
 import math
 from dataclasses import dataclass
 
+import jax.numpy as jnp
+
 from . import __version__
 from ._validation import (
     canonical_name,
@@ -182,11 +184,17 @@ class RunConfig:
             d.pop(name)
         return tuple(sorted((k, json.dumps(v, default=_json_default)) for k, v in d.items()))
 
-    def warmup_eta(self, step):
+    def warmup_eta(self, step) -> float:
         """The learning rate used by update number ``step`` (0-based)."""
-        if self.warmup_steps <= 0:
-            return self.eta
-        return self.eta * min(1.0, (step + 1) / self.warmup_steps)
+        return float(linear_warmup(self.eta, self.warmup_steps, step))
+
+
+def linear_warmup(peak, warmup_steps: int, count):
+    """eta_t = peak * min(1, (t + 1) / warmup_steps) for update t = ``count`` (0-based); the
+    constant ``peak`` when ``warmup_steps`` is 0. Works on numbers and on jax tracers."""
+    if warmup_steps <= 0:
+        return peak
+    return peak * jnp.minimum(1.0, (count + 1.0) / warmup_steps)
 
 
 def _json_default(value):

@@ -44,7 +44,7 @@ from jax.flatten_util import ravel_pytree
 
 from . import cache as run_cache
 from . import data, losses, models, optimizers
-from .config import RunConfig
+from .config import RunConfig, linear_warmup
 from .curvature import sharpness
 from .thresholds import optimizer_threshold
 
@@ -135,11 +135,10 @@ def _hyper(configs: list[RunConfig], dtype) -> Hyper:
 
 
 def _schedule(config: RunConfig, peak):
-    """eta_t = peak * min(1, (t + 1) / warmup_steps), t = updates done before this one."""
+    """The optimizer's learning rate: a schedule of the update count under warmup."""
     if config.warmup_steps <= 0:
         return peak
-    warmup = float(config.warmup_steps)
-    return lambda count: peak * jnp.minimum(1.0, (count + 1.0) / warmup)
+    return functools.partial(linear_warmup, peak, config.warmup_steps)
 
 
 def _make_optimizer(config: RunConfig, name: str, eta, hyper: Hyper, precond=None):
@@ -479,9 +478,8 @@ def _split_rows(rows: list[dict], configs: list[RunConfig]) -> list[dict]:
             records.append(rec)
             if status == DIVERGED:
                 break
-        eta_of = np.vectorize(config.warmup_eta)
         for rec in records:
-            lr = float(eta_of(max(rec["step"] - 1, 0)))
+            lr = config.warmup_eta(max(rec["step"] - 1, 0))
             thr = float(optimizer_threshold(config.optimizer, lr, config.beta1 or 0.0))
             rec.update(lr=lr, threshold=thr, ratio=rec["precond_sharpness"] / thr)
         payloads.append(
