@@ -76,6 +76,18 @@ def _check_dtype(dtype) -> jnp.dtype:
     return dtype
 
 
+def _dense(fan_in: int, fan_out: int, param_dtype, rngs) -> nnx.Linear:
+    """A dense layer with W ~ N(0, 1/fan_in) and b = 0 (paper G.1)."""
+    return nnx.Linear(
+        fan_in,
+        fan_out,
+        kernel_init=_normal_fan_in,
+        bias_init=_zeros,
+        param_dtype=param_dtype,
+        rngs=rngs,
+    )
+
+
 class FCNetwork(nnx.Module):
     """Fully connected tanh network ``input_dim -> width x depth -> num_outputs``.
 
@@ -96,15 +108,7 @@ class FCNetwork(nnx.Module):
         self.num_layers = len(sizes) - 1
         self.layer_names = tuple(f"layers_{i}" for i in range(self.num_layers))
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            layer = nnx.Linear(
-                fan_in,
-                fan_out,
-                kernel_init=_normal_fan_in,
-                bias_init=_zeros,
-                param_dtype=param_dtype,
-                rngs=rngs,
-            )
-            setattr(self, f"layers_{i}", layer)
+            setattr(self, f"layers_{i}", _dense(fan_in, fan_out, param_dtype, rngs))
 
     def __call__(self, x):
         for i in range(self.num_layers):
@@ -198,15 +202,7 @@ class CNN(nnx.Module):
         side_w = cnn_feature_side(width, self.conv_padding)
         sizes = [side_h * side_w * in_channels, *CNN_DENSE, num_outputs]
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            dense = nnx.Linear(
-                fan_in,
-                fan_out,
-                kernel_init=_normal_fan_in,
-                bias_init=_zeros,
-                param_dtype=param_dtype,
-                rngs=rngs,
-            )
-            setattr(self, f"dense_{i}", dense)
+            setattr(self, f"dense_{i}", _dense(fan_in, fan_out, param_dtype, rngs))
 
     def __call__(self, x):
         for i in range(len(CNN_FILTERS)):
