@@ -19,7 +19,9 @@ the ratio precond_sharpness / threshold.
 
 A sweep over eta, beta1 and beta2 with everything else equal is ONE computation: the single-run
 step and measurement functions are vmapped over a leading "runs" axis, and, when JAX sees
-several devices, that axis is sharded across them with ``jax.sharding``. Each run stops on its
+several devices, that axis is sharded across them with ``jax.sharding``. On a single CPU
+device sweeps run their configs one after another by default (see :func:`sweep`): measured
+there, vmap was slower than a loop. Each run stops on its
 own (step limit, loss threshold, divergence) by freezing its state while the others go on.
 
 Divergence: a non-finite training loss, or one above ``divergence_loss``, marks the run as
@@ -576,10 +578,25 @@ def to_table(results: list[RunResult]) -> pd.DataFrame:
 _memory: dict[str, RunResult] = {}
 
 
-def sweep(configs: list[RunConfig], *, cache: bool = True, progress=None) -> list[RunResult]:
-    """Run every config, reusing cached results; configs that differ only in (eta, beta1,
-    beta2) run together as one vmapped (and, on several devices, sharded) computation."""
+def vectorize_by_default() -> bool:
+    """Whether sweeps vmap their runs when not told: yes on accelerators and on several
+    devices; no on a single CPU device. There one run's matrix products already keep both
+    cores busy, so vmap cannot share work, and its batched products, elementwise passes over
+    all runs' parameters and lock-step eigensolver loops made a 5-run sweep about 2x slower
+    than five runs in a row (benchmarks/training.py)."""
+    return jax.default_backend() != "cpu" or jax.device_count() > 1
+
+
+def sweep(
+    configs: list[RunConfig], *, cache: bool = True, progress=None, vectorize: bool | None = None
+) -> list[RunResult]:
+    """Run every config, reusing cached results. Configs that differ only in (eta, beta1,
+    beta2) run together as one vmapped computation, sharded across devices when JAX sees
+    several, if ``vectorize`` is True (default: :func:`vectorize_by_default`); otherwise one
+    after another, each sharing the same compiled kernels."""
     configs = list(configs)
+    if vectorize is None:
+        vectorize = vectorize_by_default()
     results: dict[str, RunResult] = {}
     todo: dict[tuple, list[RunConfig]] = {}
     for config in configs:
@@ -596,8 +613,13 @@ def sweep(configs: list[RunConfig], *, cache: bool = True, progress=None) -> lis
             group = todo.setdefault(config.sweep_key(), [])
             if all(c.key() != key for c in group):
                 group.append(config)
-    for group in todo.values():
-        for payload in _Engine(group).run(progress):
+    batches = [
+        batch
+        for group in todo.values()
+        for batch in ([group] if vectorize else [[config] for config in group])
+    ]
+    for batch in batches:
+        for payload in _Engine(batch).run(progress):
             result = RunResult.from_payload(payload)
             key = result.config.key()
             results[key] = result

@@ -103,11 +103,21 @@ def test_loss_threshold_stops_at_the_solution():
     assert result.records["loss"].iloc[-1] < 0.05
 
 
-def test_sweep_is_one_vmapped_run_that_matches_single_runs():
+def test_sweeps_vmap_by_default_only_off_a_single_cpu():
+    assert train.vectorize_by_default() == (jax.default_backend() != "cpu")
+
+
+def test_sweep_is_one_vmapped_run_that_matches_single_runs(monkeypatch):
+    calls = []
+    engine = train._Engine
+    monkeypatch.setattr(
+        train, "_Engine", lambda configs: calls.append(len(configs)) or engine(configs)
+    )
     etas = [3e-4, 1e-3, 3e-3]
-    swept = train.sweep(train.sweep_over(TINY, eta=etas), cache=False)
+    swept = train.sweep(train.sweep_over(TINY, eta=etas), cache=False, vectorize=True)
     for eta, result in zip(etas, swept, strict=True):
         single = train.run(TINY.replace(eta=eta), cache=False)
+        assert calls[0] == 3  # the three etas ran as one batch
         for column in ("loss", "sharpness", "precond_sharpness"):
             np.testing.assert_allclose(
                 result.records[column], single.records[column], rtol=2e-3, err_msg=column
