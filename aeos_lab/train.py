@@ -223,22 +223,21 @@ def _advance_one(config, model, tx, arrays, carry: Carry, n_steps: int) -> Carry
     return jax.lax.scan(body, carry, None, length=n_steps)[0]
 
 
-def _measure_one(config, model, arrays, carry: Carry, eig: EigState):
+def _measure_one(config, model, arrays, params, precond, step, status, eig: EigState):
     x_train, y_train, x_test, y_test = arrays
     loss_of = losses.get_loss(config.loss)
 
     def full_loss(params):
         return loss_of(model.apply(params, x_train), y_train)
 
-    loss, grads = jax.value_and_grad(full_loss)(carry.params)
-    test_out = model.apply(carry.params, x_test)
-    train_acc = losses.accuracy(model.apply(carry.params, x_train), y_train)
-    precond = optimizers.preconditioner(carry.opt_state)
+    loss, grads = jax.value_and_grad(full_loss)(params)
+    test_out = model.apply(params, x_test)
+    train_acc = losses.accuracy(model.apply(params, x_train), y_train)
     raw_vals, raw_vecs, raw_info = sharpness(
-        full_loss, carry.params, k=config.k, v0=eig.raw, tol=config.eig_tol
+        full_loss, params, k=config.k, v0=eig.raw, tol=config.eig_tol
     )
     pre_vals, pre_vecs, pre_info = sharpness(
-        full_loss, carry.params, k=config.k, precond=precond, v0=eig.precond, tol=config.eig_tol
+        full_loss, params, k=config.k, precond=precond, v0=eig.precond, tol=config.eig_tol
     )
     g_flat, _ = ravel_pytree(grads)
     p_flat, _ = ravel_pytree(precond)
@@ -246,8 +245,8 @@ def _measure_one(config, model, arrays, carry: Carry, eig: EigState):
     g_tilde_sq = jnp.sum(g_tilde**2)
     top_sq = jnp.sum((pre_vecs.reshape(config.k, -1) @ g_tilde) ** 2)
     record = {
-        "step": carry.step,
-        "status": carry.status,
+        "step": step,
+        "status": status,
         "loss": loss,
         "train_acc": train_acc,
         "test_loss": loss_of(test_out, y_test),
@@ -313,6 +312,31 @@ def _static(config: RunConfig, model, batched: bool) -> Static:
     return Static(representative, model, batched)
 
 
+def _measure_static(static: Static) -> Static:
+    """The part of a static that measurements depend on: the task, the loss, k and eig_tol,
+    not the optimizer. The measurement kernel takes P rather than the optimizer state, so runs
+    of every optimizer on one task share one compiled eigensolver (most of the compile time)."""
+    c = static.config
+    task = RunConfig(
+        dataset=c.dataset,
+        n_train=c.n_train,
+        n_test=c.n_test,
+        label_noise=c.label_noise,
+        data_seed=c.data_seed,
+        model=c.model,
+        width=c.width,
+        depth=c.depth,
+        loss=c.loss,
+        k=c.k,
+        eig_tol=c.eig_tol,
+        seed=c.seed,
+        dtype=c.dtype,
+        steps=1,
+        track_every=1,
+    )
+    return Static(task, static.model, static.batched)
+
+
 def _map(static: Static, fn, *args):
     """fn vmapped over the runs axis; a single run skips vmap, whose batched matrix products
     and batched while-loops are several times slower on the CPU."""
@@ -375,11 +399,13 @@ def _advance_batch(static: Static, arrays, hyper: Hyper, precond, carry: Carry, 
 
 
 @functools.partial(jax.jit, static_argnames=("static",))
-def _measure_batch(static: Static, arrays, carry: Carry, eig: EigState):
-    def one(c, e):
-        return _measure_one(static.config, static.model, arrays, c, e)
+def _measure_batch(static: Static, arrays, params, precond, step, status, eig: EigState):
+    """Measurements of a batch of runs; ``static`` is a :func:`_measure_static`."""
 
-    return _map(static, one, carry, eig)
+    def one(p, pre, s, st, e):
+        return _measure_one(static.config, static.model, arrays, p, pre, s, st, e)
+
+    return _map(static, one, params, precond, step, status, eig)
 
 
 class _Engine:
@@ -404,6 +430,7 @@ class _Engine:
         if sharding is not None:
             self.hyper = jax.device_put(self.hyper, sharding)
         self.static = _static(base, self.problem.model, batched=self.padded > 1)
+        self.measure_static = _measure_static(self.static)
 
     def _initial_eig(self):
         size = ravel_pytree(self.problem.params0)[0].shape[0]
@@ -456,7 +483,15 @@ class _Engine:
                 done_at = stop
                 if base.freeze_precond_at is not None and done_at == base.freeze_precond_at:
                     precond, frozen = optimizers.preconditioner(carry.opt_state), True
-            record, eig = _measure_batch(self.static, self.arrays, carry, eig)
+            record, eig = _measure_batch(
+                self.measure_static,
+                self.arrays,
+                carry.params,
+                optimizers.preconditioner(carry.opt_state),
+                carry.step,
+                carry.status,
+                eig,
+            )
             host = jax.device_get(record)
             host["frozen"] = np.full(self.padded, frozen)
             rows.append(host)
