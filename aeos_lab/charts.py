@@ -168,6 +168,11 @@ def downsample(
     return frame.iloc[np.sort(ordered.index[keep])]
 
 
+def main_layer(chart):
+    """The first layer of a layered chart (the data lines), or the chart itself."""
+    return chart.layer[0] if isinstance(chart, alt.LayerChart) else chart
+
+
 def threshold_frame(value, formula: str, *, eta=None, **columns) -> pd.DataFrame:
     """Rows for dashed threshold lines: columns ``threshold``, ``label`` (and ``eta``, ...).
 

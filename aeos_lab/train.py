@@ -664,6 +664,12 @@ def sweep(
     return [results[c.key()] for c in configs]
 
 
+def is_cached(config: RunConfig) -> bool:
+    """Whether ``config`` has a finished run in memory or in the disk cache (loads at once)."""
+    key = config.key()
+    return key in _memory or run_cache.load(key) is not None
+
+
 def run(config: RunConfig, *, cache: bool = True, progress=None) -> RunResult:
     """Train one config (see :class:`RunConfig`), or return its cached result at once."""
     return sweep([config], cache=cache, progress=progress)[0]

@@ -365,7 +365,8 @@ class ControlPanel:
 
     Without a Run button every change recomputes at once; with ``run_button=True`` a change
     only marks the result stale until Run is pressed, except that a setting already in the
-    cache is shown at once. Results are memoised by value (``cache_size`` entries, least
+    cache, or one for which ``ready(values)`` is True (e.g. all its training runs are on disk),
+    is shown at once. Results are memoised by value (``cache_size`` entries, least
     recently used dropped); errors never reach the kernel: they show in the status line and
     are kept in :attr:`last_error`.
     """
@@ -383,9 +384,11 @@ class ControlPanel:
         extra: Mapping[str, tuple | widgets.Widget] | None = None,
         run_button: bool = False,
         auto_run: bool | None = None,
+        ready: Callable[[dict], bool] | None = None,
         cache_size: int = 128,
     ):
         self.compute = compute
+        self.ready = ready
         self._wants_progress = "progress" in inspect.signature(compute).parameters
         if isinstance(charts, LiveChart) or callable(charts):
             charts = [charts]
@@ -489,8 +492,16 @@ class ControlPanel:
         else:
             self._controls_changed()
 
+    def _is_ready(self, values: dict) -> bool:
+        if self._key(values) in self._cache:
+            return True
+        try:
+            return self.ready is not None and bool(self.ready(dict(values)))
+        except Exception:  # an invalid setting: Run reports it in the status line
+            return False
+
     def _controls_changed(self) -> None:
-        if not self.run_button or self._key(self.values) in self._cache:
+        if not self.run_button or self._is_ready(self.values):
             self.run()
         else:
             self.stale = True
@@ -555,6 +566,23 @@ class ControlPanel:
         source = "cached result" if cached else "updated"
         self._show(f"Ready: {source} in {self.last_timing['total_ms']:.0f} ms.")
         return result
+
+    def show(self) -> None:
+        """Display the panel, then compute the current setting if nothing is shown yet, so a
+        first visit's progress appears in the panel's status line."""
+        display(self.widget)
+        if self.last_result is None:
+            self.run()
+
+    def set_and_run(self, **values) -> Any:
+        """:meth:`set` the controls, then press Run if the new setting is not shown yet, as a
+        learner would. Returns :attr:`last_result`; raises RuntimeError when it failed."""
+        self.set(**values)
+        if self.stale:
+            self.button.click()
+        if self.last_error is not None:
+            raise RuntimeError(f"the panel failed at {self.values}") from self.last_error
+        return self.last_result
 
     def clear_cache(self) -> None:
         """Forget all memoised results."""

@@ -291,3 +291,49 @@ def test_enable_offline_bundles_the_javascript():
     finally:
         widgets.enable_offline(False)
     assert "https://esm.sh" in alt.JupyterChart._esm
+
+
+def test_ready_settings_show_at_once_and_others_wait_for_run():
+    calls = []
+    trained = {1e-3}
+
+    def compute(values, progress=None):
+        calls.append(values["eta"])
+        trained.add(values["eta"])
+        return pd.DataFrame({"step": [0, 1], "value": [1.0, 2.0]})
+
+    panel = widgets.ControlPanel(
+        compute,
+        [lambda frame: charts.line_chart(frame, color=None)],
+        ready=lambda values: values["eta"] in trained,
+        run_button=True,
+        auto_run=False,
+        eta=(1e-3, 1e-4, 1e-1),
+        beta1=None,
+    )
+    assert calls == []  # nothing runs before show()
+    panel.show()
+    assert calls == [1e-3]
+    panel.set(eta=1e-2)  # not trained: waits
+    assert panel.stale and calls == [1e-3]
+    panel.button.click()
+    assert not panel.stale and calls == [1e-3, 1e-2]
+    panel.set(eta=1e-3)  # memoised by the panel
+    panel.set(eta=1e-2)
+    assert calls == [1e-3, 1e-2]
+    trained.add(3e-2)
+    panel.set(eta=3e-2)  # ready (cached by the engine): computed without Run
+    assert calls == [1e-3, 1e-2, 3e-2] and not panel.stale
+    panel.set_and_run(eta=5e-2)  # not trained: set_and_run presses Run
+    assert calls[-1] == 5e-2 and not panel.stale and panel.last_values["eta"] == 5e-2
+
+
+def test_set_and_run_raises_when_the_computation_failed():
+    def compute(values):
+        raise ValueError("eta out of range")
+
+    panel = widgets.ControlPanel(compute, [], run_button=True, auto_run=False, beta1=None)
+    with pytest.raises(RuntimeError, match="failed") as info:
+        panel.set_and_run(eta=0.5)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert panel.ready is None and panel.stale
