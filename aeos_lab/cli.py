@@ -4,6 +4,8 @@ Subcommands:
   threshold   print an optimizer's stability threshold, e.g. ``aeos-lab threshold adam --eta 1e-3``
   run         train one network and record (preconditioned) sharpness, e.g.
               ``aeos-lab run --optimizer adam --lr 1e-3 --steps 2000 --out r.json``
+  reproduce   export a paper figure as PNG or SVG with its data, e.g.
+              ``aeos-lab reproduce fig1 --out figures``; ``aeos-lab reproduce --list``
 """
 
 from __future__ import annotations
@@ -74,6 +76,36 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from . import reproduce
+
+    if args.list:
+        print(reproduce.listing())
+        return 0
+    if args.figure is None:
+        raise ValueError("figure is required (or --list); e.g. aeos-lab reproduce fig1 --out DIR")
+    names = list(reproduce.FIGURES) if args.figure == "all" else [args.figure]
+    figures = [reproduce.get_figure(name) for name in names]
+    if args.out is None:
+        raise ValueError("--out DIR is required: the folder the files are written to")
+    if args.fast is None:
+        from .notebook import fast_mode
+
+        args.fast = fast_mode()
+    for figure in figures:
+        progress = None if args.quiet else reproduce.text_progress(f"{figure.id}: ")
+        paths = reproduce.export(
+            figure.id,
+            args.out,
+            fmt=args.format,
+            fast=args.fast,
+            scale_factor=args.scale,
+            progress=progress,
+        )
+        print(f"{figure.id} ({figure.paper}): " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aeos-lab",
@@ -134,6 +166,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-cache", action="store_true", help="recompute even if cached")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser(
+        "reproduce", help="export a paper figure as PNG or SVG with its data (CSV, JSON)"
+    )
+    p.add_argument("figure", nargs="?", help="figure id, e.g. fig1 or table1 (see --list), or all")
+    p.add_argument("--list", action="store_true", help="list the figures and exit")
+    p.add_argument("--out", default=None, help="output folder (created if missing)")
+    p.add_argument("--format", choices=("png", "svg"), default="png", help="image format")
+    p.add_argument(
+        "--fast",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the notebooks' fast-variant sizes (default: as $AEOS_LAB_FAST, else full)",
+    )
+    p.add_argument("--scale", type=float, default=2.0, help="pixel scale of PNG output (> 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_reproduce)
     return parser
 
 
