@@ -142,7 +142,9 @@ OPTAX_PAIRS = {
 @pytest.mark.parametrize("pair", sorted(OPTAX_PAIRS))
 def test_trajectory_matches_optax(pair):
     ours, reference = OPTAX_PAIRS[pair]
-    assert relative_gap(*trajectories(ours(), reference())) < 2e-5
+    # float32 over 100 steps: XLA releases round differently (jax 0.12 gave 3.9e-5 for
+    # ema_nesterov); a wrong update rule is off by 1e-2 or more
+    assert relative_gap(*trajectories(ours(), reference())) < 1e-4
 
 
 def test_trajectories_are_float32_and_move():
