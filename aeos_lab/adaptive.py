@@ -192,6 +192,33 @@ def choose_scale(paper_scale: bool, platform: str | None | bool = True) -> exper
     )
 
 
+def _training_panel(
+    compute: Callable,
+    charts_: list,
+    ready: Callable[[dict], bool],
+    *,
+    eta: tuple[float, float, float],
+    beta1: float,
+    beta2: float,
+    beta1_low: float = 0.5,
+    **controls,
+) -> widgets.ControlPanel:
+    """A panel over training runs: a Run button for new settings, ``ready`` for trained ones,
+    an eta log slider (value, min, max), a beta1 slider from ``beta1_low`` to 0.99 and a beta2
+    slider from 0.9 to 0.999; ``controls`` go on to :class:`aeos_lab.widgets.ControlPanel`."""
+    return widgets.ControlPanel(
+        compute,
+        charts_,
+        ready=ready,
+        run_button=True,
+        auto_run=False,
+        eta=widgets.eta_slider(*eta, step=0.05),
+        beta1=(beta1, beta1_low, 0.99),
+        beta2=(beta2, 0.9, 0.999, 0.001),
+        **controls,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Tidy tables and summaries shared by both notebooks
 
@@ -635,15 +662,14 @@ def precond_source_panel(
     step_slider = ipywidgets.SelectionSlider(
         options=snapshots, value=freeze_at, description="step", continuous_update=False
     )
-    return widgets.ControlPanel(
+    return _training_panel(
         compute,
         [precond_quantile_chart, precond_histogram_chart, TableView(precond_source_table)],
-        ready=ready,
-        run_button=True,
-        auto_run=False,
-        eta=widgets.eta_slider(base.eta, *eta_range, step=0.05),
-        beta1=(base.beta1, 0.0, 0.99),
-        beta2=(base.beta2, 0.9, 0.999, 0.001),
+        ready,
+        eta=(base.eta, *eta_range),
+        beta1=base.beta1,
+        beta2=base.beta2,
+        beta1_low=0.0,
         extra={"step": step_slider},
     )
 
@@ -853,15 +879,13 @@ def _frozen_and_adam_panel(
             ]
         )
 
-    return widgets.ControlPanel(
+    return _training_panel(
         compute,
         charts_,
-        ready=ready,
-        run_button=True,
-        auto_run=False,
-        eta=widgets.eta_slider(initial_eta, *eta_range, step=0.05),
-        beta1=(base.beta1, 0.5, 0.99),
-        beta2=(base.beta2, 0.9, 0.999, 0.001),
+        ready,
+        eta=(initial_eta, *eta_range),
+        beta1=base.beta1,
+        beta2=base.beta2,
     )
 
 
@@ -1288,15 +1312,13 @@ def equilibrium_panel(
         functools.partial(sweep_chart, name=name, eta_domain=eta_range)
         for name in ("eta", "beta1", "beta2")
     ]
-    return widgets.ControlPanel(
+    return _training_panel(
         compute,
         [*builders, TableView(equilibrium_table)],
-        ready=ready,
-        run_button=True,
-        auto_run=False,
-        eta=widgets.eta_slider(grid.eta, *eta_range, step=0.05),
-        beta1=(grid.beta1, 0.5, 0.99),
-        beta2=(grid.beta2, 0.9, 0.999, 0.001),
+        ready,
+        eta=(grid.eta, *eta_range),
+        beta1=grid.beta1,
+        beta2=grid.beta2,
     )
 
 
@@ -1622,15 +1644,13 @@ def zoom_panel(
         return train.is_cached(zoom_config(run_base, eta, start, length, k))
 
     builders = [functools.partial(zoom_chart, quantity=q) for q in ZOOM_QUANTITIES]
-    return widgets.ControlPanel(
+    return _training_panel(
         compute,
         [*builders, zoom_eig_chart, zoom_grad_chart, TableView(zoom_table)],
-        ready=ready,
-        run_button=True,
-        auto_run=False,
-        eta=widgets.eta_slider(etas[0], *eta_range, step=0.05),
-        beta1=(base.beta1, 0.5, 0.99),
-        beta2=(base.beta2, 0.9, 0.999, 0.001),
+        ready,
+        eta=(etas[0], *eta_range),
+        beta1=base.beta1,
+        beta2=base.beta2,
     )
 
 
@@ -1815,19 +1835,17 @@ def optimizer_panel(
         return all(train.is_cached(optimizer_config(run_base, *p)) for p in plan)
 
     first = labels[0]
-    return widgets.ControlPanel(
+    return _training_panel(
         compute,
         [
             functools.partial(optimizer_grid_chart, eta_domain=eta_range),
             functools.partial(optimizer_ratio_chart, eta_domain=eta_range),
             TableView(optimizer_table),
         ],
-        ready=ready,
-        run_button=True,
-        auto_run=False,
-        eta=widgets.eta_slider(etas[first][0], *eta_range, step=0.05),
-        beta1=(base.beta1, 0.5, 0.99),
-        beta2=(base.beta2, 0.9, 0.999, 0.001),
+        ready,
+        eta=(etas[first][0], *eta_range),
+        beta1=base.beta1,
+        beta2=base.beta2,
         optimizers=labels,
         optimizer=first,
     )
@@ -1932,7 +1950,7 @@ def corner_panel(
         adam = run_base.replace(optimizer="adam", eta=run_eta)
         return train.is_cached(adam) and train.is_cached(adam.replace(freeze_precond_at=freeze_at))
 
-    return widgets.ControlPanel(
+    return _training_panel(
         compute,
         [
             functools.partial(corner_chart, y="ratio"),
@@ -1940,12 +1958,10 @@ def corner_panel(
             functools.partial(corner_chart, y="sharpness"),
             TableView(corner_table),
         ],
-        ready=ready,
-        run_button=True,
-        auto_run=False,
-        eta=widgets.eta_slider(eta, *eta_range, step=0.05),
-        beta1=(base.beta1, 0.5, 0.99),
-        beta2=(base.beta2, 0.9, 0.999, 0.001),
+        ready,
+        eta=(eta, *eta_range),
+        beta1=base.beta1,
+        beta2=base.beta2,
     )
 
 
@@ -2047,17 +2063,15 @@ def cnn_panel(
             train.is_cached(run_base.replace(model="cnn", optimizer="adam", eta=e)) for e in grid
         )
 
-    return widgets.ControlPanel(
+    return _training_panel(
         compute,
         [
             functools.partial(cnn_chart, y="precond_sharpness", eta_domain=eta_range),
             functools.partial(cnn_chart, y="loss", eta_domain=eta_range),
             TableView(cnn_table),
         ],
-        ready=ready,
-        run_button=True,
-        auto_run=False,
-        eta=widgets.eta_slider(etas[0], *eta_range, step=0.05),
-        beta1=(base.beta1, 0.5, 0.99),
-        beta2=(base.beta2, 0.9, 0.999, 0.001),
+        ready,
+        eta=(etas[0], *eta_range),
+        beta1=base.beta1,
+        beta2=base.beta2,
     )
