@@ -27,12 +27,7 @@ TINY = RunConfig(
 )
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("AEOS_LAB_CACHE_DIR", str(tmp_path / "cache"))
-    train._memory.clear()
-    yield
-    train._memory.clear()
+pytestmark = pytest.mark.usefixtures("isolated_run_cache")
 
 
 def records(step, **columns) -> pd.DataFrame:

@@ -9,12 +9,7 @@ from aeos_lab.config import RunConfig
 TINY = RunConfig(n_train=64, n_test=32, width=16, depth=2, steps=20, track_every=10, eig_tol=1e-2)
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("AEOS_LAB_CACHE_DIR", str(tmp_path / "cache"))
-    train._memory.clear()
-    yield
-    train._memory.clear()
+pytestmark = pytest.mark.usefixtures("isolated_run_cache")
 
 
 def test_snap_selects_a_grid_value_only_when_close():

@@ -11,19 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aeos_lab import experiments, practice, train
+from aeos_lab import experiments, practice
 from aeos_lab.config import RunConfig
 
 TINY = RunConfig(n_train=64, n_test=32, width=16, depth=2, steps=20, track_every=10, eig_tol=1e-2)
 TINY_SCALE = experiments.Scale(TINY, False, "tiny test task")
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("AEOS_LAB_CACHE_DIR", str(tmp_path / "cache"))
-    train._memory.clear()
-    yield
-    train._memory.clear()
+pytestmark = pytest.mark.usefixtures("isolated_run_cache")
 
 
 def records(**columns):

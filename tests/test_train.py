@@ -21,12 +21,7 @@ from aeos_lab.thresholds import optimizer_threshold
 TINY = RunConfig(n_train=64, n_test=32, width=16, depth=2, steps=30, track_every=10, eta=1e-3)
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("AEOS_LAB_CACHE_DIR", str(tmp_path / "cache"))
-    train._memory.clear()
-    yield tmp_path / "cache"
-    train._memory.clear()
+pytestmark = pytest.mark.usefixtures("isolated_run_cache")
 
 
 def full_loss(config):
@@ -132,7 +127,7 @@ def test_each_run_of_a_sweep_stops_on_its_own():
     assert swept[1].diverged and swept[1].steps_done < 100
 
 
-def test_cached_run_returns_without_computing(monkeypatch, isolated_cache):
+def test_cached_run_returns_without_computing(monkeypatch, isolated_run_cache):
     first = train.run(TINY)
     train._memory.clear()  # force the disk cache
 
@@ -144,10 +139,10 @@ def test_cached_run_returns_without_computing(monkeypatch, isolated_cache):
     assert again.records.equals(first.records)
 
 
-def test_corrupt_cache_entry_is_recomputed(isolated_cache):
+def test_corrupt_cache_entry_is_recomputed(isolated_run_cache):
     first = train.run(TINY)
     train._memory.clear()
-    entry = isolated_cache / f"{TINY.key()}.json"
+    entry = isolated_run_cache / f"{TINY.key()}.json"
     entry.write_text(entry.read_text()[: len(entry.read_text()) // 2])
     again = train.run(TINY)
     np.testing.assert_allclose(again.records["loss"], first.records["loss"], rtol=1e-6)
