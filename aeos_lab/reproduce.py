@@ -416,7 +416,7 @@ def _fig3(p: dict, progress=None):
 _FIG1_FULL = {
     "task": None,
     "EIG_TOL": 1e-2,
-    "EQ_STEPS": 800,
+    "EQ_STEPS": 600,
     "EQ_TRACK": 50,
     "EQ_ETAS": (3e-4, 1e-3, 3e-3),
     "EQ_ETA": 1e-3,
@@ -453,11 +453,11 @@ _FIG8_FULL = {
     "FIG8_STEPS": 1500,
     "FIG8_TRACK": 100,
     "FIG8_BETA2": 0.99,
-    "FIG8_ETAS": (1e-4, 1.4e-4, 2e-4),
+    "FIG8_ETAS": (1e-4, 2e-4),
     "FREEZE_ETA": 1e-4,
     "FREEZE_AT": 1000,
 }
-_FIG8_FAST = {"FIG8_STEPS": 1200, "FIG8_ETAS": (1e-4, 2e-4)}
+_FIG8_FAST = {"FIG8_STEPS": 1200}
 
 
 def _fig8_base(p: dict) -> RunConfig:
@@ -607,8 +607,8 @@ _FIG15_FULL = {
     "task": None,
     "EIG_TOL": 1e-2,
     "CORNER_ETA": 3e-5,
-    "CORNER_STEPS": 3000,
-    "CORNER_FREEZE": 1500,
+    "CORNER_STEPS": 2000,
+    "CORNER_FREEZE": 1000,
     "CORNER_TRACK": 100,
 }
 _FIG15_FAST = {"CORNER_STEPS": 1000, "CORNER_FREEZE": 500}
@@ -638,11 +638,11 @@ _FIG4_FULL = {
     "task": None,
     "EIG_TOL": 1e-2,
     "CNN_ETAS": (5e-4, 1e-3),
-    "CNN_STEPS": 300,
+    "CNN_STEPS": 200,
     "CNN_TRACK": 50,
     "CNN_N_TRAIN": 64,
 }
-_FIG4_FAST = {"CNN_ETAS": (5e-4,), "CNN_STEPS": 200}
+_FIG4_FAST = {"CNN_ETAS": (5e-4,)}
 
 
 def _fig4_base(p: dict) -> RunConfig:
