@@ -76,7 +76,7 @@ def test_figure_lookup_aliases_and_overrides():
     assert reproduce.get_figure(" FIG16 ").id == "fig15"
     assert reproduce.get_figure("fig19").id == "fig10"
     fig1 = reproduce.get_figure("fig1")
-    assert fig1.params()["EQ_STEPS"] == 800 and fig1.params(fast=True)["EQ_STEPS"] == 400
+    assert fig1.params()["EQ_STEPS"] == 600 and fig1.params(fast=True)["EQ_STEPS"] == 400
     assert fig1.params(overrides={"EQ_STEPS": 7})["EQ_STEPS"] == 7
     with pytest.raises(ValueError, match="EQ_STEPS"):
         fig1.params(overrides={"EQ_STEP": 7})
