@@ -1306,7 +1306,7 @@ def equilibrium_panel(
     def ready(values):
         settings = [s for group in grid.settings().values() for s in group]
         settings.append(grid.snap(values["eta"], values["beta1"], values["beta2"]))
-        return all(train.is_cached(_adam_at(base, *s)) for s in settings)
+        return experiments.trained([_adam_at(base, *s) for s in settings])
 
     builders = [chosen_run_chart] + [
         functools.partial(sweep_chart, name=name, eta_domain=eta_range)
@@ -1641,7 +1641,7 @@ def zoom_panel(
 
     def ready(values):
         run_base, eta, start = settings(values)
-        return train.is_cached(zoom_config(run_base, eta, start, length, k))
+        return experiments.trained([zoom_config(run_base, eta, start, length, k)])
 
     builders = [functools.partial(zoom_chart, quantity=q) for q in ZOOM_QUANTITIES]
     return _training_panel(
@@ -1832,7 +1832,7 @@ def optimizer_panel(
     def ready(values):
         run_base = settings(values)
         plan = [(label, e) for label in labels for e in etas[label]] + [chosen(values)]
-        return all(train.is_cached(optimizer_config(run_base, *p)) for p in plan)
+        return experiments.trained([optimizer_config(run_base, *p) for p in plan])
 
     first = labels[0]
     return _training_panel(
@@ -1948,7 +1948,7 @@ def corner_panel(
     def ready(values):
         run_base, run_eta = settings(values)
         adam = run_base.replace(optimizer="adam", eta=run_eta)
-        return train.is_cached(adam) and train.is_cached(adam.replace(freeze_precond_at=freeze_at))
+        return experiments.trained([adam, adam.replace(freeze_precond_at=freeze_at)])
 
     return _training_panel(
         compute,
@@ -2059,8 +2059,8 @@ def cnn_panel(
     def ready(values):
         run_base, eta = settings(values)
         grid = etas + ([eta] if eta not in etas else [])
-        return all(
-            train.is_cached(run_base.replace(model="cnn", optimizer="adam", eta=e)) for e in grid
+        return experiments.trained(
+            [run_base.replace(model="cnn", optimizer="adam", eta=e) for e in grid]
         )
 
     return _training_panel(

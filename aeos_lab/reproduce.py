@@ -131,13 +131,6 @@ def _default_config(params: dict, **changes) -> RunConfig:
     return RunConfig(**{**(params["task"] or {}), **changes})
 
 
-def _train(configs, progress: Progress | None) -> list:
-    """Results of ``configs``: cached runs at once, the others trained (with ``progress``)."""
-    from .experiments import run_configs
-
-    return run_configs(configs, progress)
-
-
 def _panel_result(panel, progress: Progress | None):
     """Compute a notebook panel's current setting without displaying it; return the result
     and the panel's charts (its tables left out), drawn by the panel's own builders."""
