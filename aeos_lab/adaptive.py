@@ -56,20 +56,13 @@ import numpy as np
 import pandas as pd
 from jax.flatten_util import ravel_pytree
 
-from aeos_lab import (
-    analysis,
-    cache,
-    charts,
-    experiments,
-    losses,
-    optimizers,
-    thresholds,
-    train,
-    widgets,
-)
-from aeos_lab._validation import check_int_at_least
-from aeos_lab.config import RunConfig
+from aeos_lab import experiments
+from aeos_lab.core import optimizers, thresholds
+from aeos_lab.core.validation import check_int_at_least
+from aeos_lab.engine import analysis, cache, losses, train
+from aeos_lab.engine.config import RunConfig
 from aeos_lab.stability import TableView
+from aeos_lab.viz import charts, widgets
 
 __all__ = [
     "BEHAVIOUR_SHARE",

@@ -3,7 +3,9 @@
 Subcommands:
   threshold   print an optimizer's stability threshold, e.g. ``aeos-lab threshold adam --eta 1e-3``
   run         train one network and record (preconditioned) sharpness, e.g.
-              ``aeos-lab run --optimizer adam --lr 1e-3 --steps 2000 --out r.json``
+              ``aeos-lab run --optimizer adam --eta 1e-3 --steps 2000 --out r.json``
+
+The learning rate is ``--eta`` everywhere (``--lr`` and ``--freeze-lr`` are kept as aliases).
   reproduce   export a paper figure as PNG or SVG with its data, e.g.
               ``aeos-lab reproduce fig1 --out figures``; ``aeos-lab reproduce --list``
 """
@@ -13,12 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
-from ._validation import canonical_name
+from aeos_lab import __version__
+from aeos_lab.core.validation import canonical_name
 
 
 def _threshold(args: argparse.Namespace) -> int:
-    from .thresholds import FROZEN_COUNTERPART, optimizer_threshold, threshold_formula
+    from aeos_lab.core.thresholds import FROZEN_COUNTERPART, optimizer_threshold, threshold_formula
 
     method = FROZEN_COUNTERPART[canonical_name(args.optimizer, FROZEN_COUNTERPART)]
     value = optimizer_threshold(args.optimizer, args.eta, args.beta1)
@@ -34,12 +36,12 @@ def _run(args: argparse.Namespace) -> int:
 
     import jax
 
-    from .config import RunConfig
-    from .train import run
+    from aeos_lab.engine.config import RunConfig
+    from aeos_lab.engine.train import run
 
     config = RunConfig(
         optimizer=args.optimizer,
-        eta=args.lr,
+        eta=args.eta,
         beta1=args.beta1,
         beta2=args.beta2,
         eps=args.eps,
@@ -54,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         steps=args.steps,
         loss_threshold=args.loss_threshold,
         freeze_at=args.freeze_at,
-        freeze_eta=args.freeze_lr,
+        freeze_eta=args.freeze_eta,
         track_every=args.track_every,
         k=args.k,
         seed=args.seed,
@@ -77,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from . import reproduce
+    from aeos_lab import figures as reproduce
 
     if args.list:
         print(reproduce.listing())
@@ -89,7 +91,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.out is None:
         raise ValueError("--out DIR is required: the folder the files are written to")
     if args.fast is None:
-        from .notebook import fast_mode
+        from aeos_lab.notebook import fast_mode
 
         args.fast = fast_mode()
     for figure in figures:
@@ -123,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="train a network and track (preconditioned) sharpness")
     g = p.add_argument_group("optimizer")
     g.add_argument("--optimizer", default="adam", help="adam, frozen-adam, rmsprop, ema_hb, ...")
-    g.add_argument("--lr", type=float, default=1e-3, help="learning rate eta (> 0)")
+    g.add_argument(
+        "--eta", "--lr", dest="eta", type=float, default=1e-3, help="learning rate (> 0)"
+    )
     g.add_argument("--beta1", type=float, default=0.9, help="momentum in [0, 1)")
     g.add_argument("--beta2", type=float, default=0.999, help="second-moment decay in [0, 1)")
     g.add_argument("--eps", type=float, default=1e-7, help="epsilon (>= 0)")
@@ -153,10 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="frozen-adam: freeze the P that an Adam run reaches at this step",
     )
     g.add_argument(
+        "--freeze-eta",
         "--freeze-lr",
+        dest="freeze_eta",
         type=float,
         default=None,
-        help="frozen-adam: that Adam run's learning rate (default: --lr)",
+        help="frozen-adam: that Adam run's learning rate (default: --eta)",
     )
     g = p.add_argument_group("measurement and output")
     g.add_argument("--track-every", type=int, default=50, help="measure every K steps")
@@ -188,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Library parameter names -> the command-line options that set them.
 _OPTION_OF = {
-    "eta": "--lr",
-    "freeze_eta": "--freeze-lr",
+    "eta": "--eta",
+    "freeze_eta": "--freeze-eta",
     "n_train": "--n",
     "label_noise": "--label-noise",
     "batch_size": "--batch-size",

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import jax
 
-from aeos_lab import charts, train
-from aeos_lab.config import RunConfig
+from aeos_lab.engine import train
+from aeos_lab.engine.config import RunConfig
+from aeos_lab.viz import charts
 
 __all__ = [
     "PAPER_TASK",

@@ -3,15 +3,11 @@ the environment (JupyterLab, Colab, nbmake), and say which device JAX computes o
 
 from __future__ import annotations
 
-import os
 import sys
 
-FAST_ENV = "AEOS_LAB_FAST"
+from aeos_lab.lessons.parameters import FAST_ENV, fast_mode
 
-
-def fast_mode() -> bool:
-    """True when ``$AEOS_LAB_FAST`` is "1": the short variant that CI runs under nbmake."""
-    return os.environ.get(FAST_ENV, "0").strip().lower() in ("1", "true", "yes")
+__all__ = ["FAST_ENV", "device_summary", "fast_mode", "in_colab", "setup"]
 
 
 def in_colab() -> bool:
@@ -30,7 +26,7 @@ def device_summary() -> str:
 def setup(verbose: bool = True) -> dict:
     """Prepare a notebook: the shared Altair theme, charts that work offline, Colab's custom
     widget manager, and a line naming the device. Returns what it found."""
-    from . import charts, widgets
+    from aeos_lab.viz import charts, widgets
 
     charts.use_theme()
     offline = widgets.enable_offline()

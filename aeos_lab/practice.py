@@ -36,11 +36,14 @@ import ipywidgets
 import numpy as np
 import pandas as pd
 
-from aeos_lab import analysis, charts, experiments, thresholds, widgets
-from aeos_lab._validation import check_int_at_least, check_positive
-from aeos_lab.config import RunConfig
-from aeos_lab.data import DEFAULT_TASK
+from aeos_lab import experiments
+from aeos_lab.core import thresholds
+from aeos_lab.core.validation import check_int_at_least, check_positive
+from aeos_lab.engine import analysis
+from aeos_lab.engine.config import RunConfig
+from aeos_lab.engine.data import DEFAULT_TASK
 from aeos_lab.stability import TableView
+from aeos_lab.viz import charts, widgets
 
 __all__ = [
     "BAND",

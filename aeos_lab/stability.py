@@ -44,8 +44,9 @@ import ipywidgets
 import numpy as np
 import pandas as pd
 
-from aeos_lab import charts, quadratic, thresholds, widgets
-from aeos_lab._validation import canonical_name, check_beta, check_int_at_least, check_positive
+from aeos_lab.core import quadratic, thresholds
+from aeos_lab.core.validation import canonical_name, check_beta, check_int_at_least, check_positive
+from aeos_lab.viz import charts, widgets
 
 __all__ = [
     "DISPLAY_RANGE",

@@ -101,7 +101,7 @@ def main() -> None:
 
     import jax
 
-    from aeos_lab import widgets
+    from aeos_lab.viz import widgets
 
     compiles: list[float] = []
 

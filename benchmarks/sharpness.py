@@ -63,7 +63,8 @@ import scipy.sparse.linalg as sla  # noqa: E402
 from jax.experimental.sparse import linalg as jsl  # noqa: E402
 from jax.flatten_util import ravel_pytree  # noqa: E402
 
-from aeos_lab import curvature, data, losses, models, optimizers  # noqa: E402
+from aeos_lab.core import curvature, optimizers  # noqa: E402
+from aeos_lab.engine import data, losses, models  # noqa: E402
 
 TARGET = 1e-3
 _lobpcg_unjitted = jsl._lobpcg_standard_callable.__wrapped__

@@ -20,8 +20,8 @@ import time
 
 import jax
 
-from aeos_lab import data, train
-from aeos_lab.config import RunConfig
+from aeos_lab.engine import data, train
+from aeos_lab.engine.config import RunConfig
 
 
 def timed(fn):

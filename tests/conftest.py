@@ -1,7 +1,7 @@
 import jax
 import pytest
 
-from aeos_lab import train
+from aeos_lab.engine import train
 
 # Tests compare against float64 references; float32 paths pass float32 inputs explicitly.
 jax.config.update("jax_enable_x64", True)

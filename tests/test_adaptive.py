@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aeos_lab import adaptive, losses, thresholds, train
-from aeos_lab.config import RunConfig
+from aeos_lab import adaptive
+from aeos_lab.core import thresholds
+from aeos_lab.engine import losses, train
+from aeos_lab.engine.config import RunConfig
 
 TINY = RunConfig(
     n_train=64,

@@ -50,7 +50,7 @@ CONTROLS = {
     # a panel whose chart ignores eta: moving the slider must NOT count as a redraw
     STATIC_CHART_CONTROL: _notebook(
         "import altair as alt\nimport pandas as pd\n"
-        "from aeos_lab import notebook, widgets\ninfo = notebook.setup()",
+        "from aeos_lab import notebook\nfrom aeos_lab.viz import widgets\ninfo = notebook.setup()",
         "frame = pd.DataFrame({'x': [0, 1, 2], 'y': [1, 0, 1]})\n"
         "panel = widgets.ControlPanel(\n"
         "    lambda values: frame,\n"

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from aeos_lab.cli import main
+from aeos_lab.cli import build_parser, main
 
 
 def test_threshold_command_prints_adam_threshold(capsys):
@@ -44,7 +44,7 @@ def test_run_command_writes_the_records_json(tmp_path, monkeypatch, capsys):
         "run",
         "--optimizer",
         "adam",
-        "--lr",
+        "--eta",
         "1e-3",
         "--n",
         "64",
@@ -70,7 +70,8 @@ def test_run_command_writes_the_records_json(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
-        (["run", "--lr", "0"], "--lr"),
+        (["run", "--eta", "0"], "--eta"),
+        (["run", "--lr", "0"], "--eta"),
         (["run", "--beta2", "1.0"], "beta2"),
         (["run", "--optimizer", "sgdx"], "optimizer"),
         (["run", "--batch-size", "0"], "--batch-size"),
@@ -84,3 +85,13 @@ def test_run_rejects_bad_arguments_naming_them(argv, named, capsys):
         main(argv)
     assert excinfo.value.code != 0
     assert named in capsys.readouterr().err
+
+
+def test_eta_is_the_learning_rate_option_everywhere_with_lr_as_its_alias():
+    parser = build_parser()
+    for argv in (["run", "--eta", "3e-4"], ["run", "--lr", "3e-4"]):
+        assert parser.parse_args(argv).eta == 3e-4
+    frozen = ["run", "--freeze-at", "5"]
+    assert parser.parse_args([*frozen, "--freeze-eta", "1e-3"]).freeze_eta == 1e-3
+    assert parser.parse_args([*frozen, "--freeze-lr", "1e-3"]).freeze_eta == 1e-3
+    assert parser.parse_args(["threshold", "adam", "--eta", "1e-3"]).eta == 1e-3

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from aeos_lab import experiments, practice
-from aeos_lab.config import RunConfig
+from aeos_lab.engine.config import RunConfig
 
 TINY = RunConfig(n_train=64, n_test=32, width=16, depth=2, steps=20, track_every=10, eig_tol=1e-2)
 TINY_SCALE = experiments.Scale(TINY, False, "tiny test task")

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aeos_lab import charts, stability
+from aeos_lab import stability
+from aeos_lab.viz import charts
 
 # Table 1 constants c(beta1) = eta * lam*, written out by hand.
 TABLE1 = {
