@@ -1,9 +1,11 @@
 """Static export of the paper figures the notebooks reproduce: ``aeos-lab reproduce FIGURE``.
 
-Each lesson lists its figures (:class:`aeos_lab.lessons.figure.Figure`) in its ``figures``
-module: the lesson's parameters (the same ``VARIANTS`` its notebook shows), one of its
-experiments and one of its views. Nothing here builds a widget. :func:`export` writes three
-files into a folder:
+``figures.json`` (next to this module) lists the figures in notebook order with the lesson
+that covers each one and the texts of its export. A figure ``<id>`` of lesson ``nbNN_*`` is
+(:class:`aeos_lab.lessons.figure.Figure`): the lesson's parameters (the same ``VARIANTS`` its
+notebook shows), its experiment ``figures.<id>(P, progress)``, its view ``views.<id>(result,
+P)`` and its tidy data ``figures.<id>_data(result)``. Nothing here builds a widget.
+:func:`export` writes three files into a folder:
 
 * ``<id>.png`` (or ``.svg``): the chart, rendered by vl-convert through ``chart.save``;
 * ``<id>.csv``: the tidy data behind it, one row per plotted point;
@@ -24,12 +26,14 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 import altair as alt
 import numpy as np
@@ -37,11 +41,6 @@ import pandas as pd
 
 from aeos_lab import __version__
 from aeos_lab.lessons.figure import Figure, Progress
-from aeos_lab.lessons.nb01_quadratics import figures as nb01
-from aeos_lab.lessons.nb02_frozen_adam import figures as nb02
-from aeos_lab.lessons.nb03_adam_aeos import figures as nb03
-from aeos_lab.lessons.nb04_minibatch_warmup import figures as nb04
-from aeos_lab.lessons.nb05_sharp_solutions import figures as nb05
 from aeos_lab.lessons.parameters import LessonParams
 from aeos_lab.viz import charts
 
@@ -53,21 +52,53 @@ __all__ = [
     "build",
     "export",
     "get_figure",
+    "of_notebook",
     "listing",
     "text_progress",
 ]
 
 FORMATS = ("png", "svg")
 
-FIGURES: dict[str, Figure] = {
-    figure.id: figure
-    for lesson in (nb01, nb02, nb03, nb04, nb05)
-    for figure in lesson.FIGURES
-}
+CATALOGUE = Path(__file__).with_name("figures.json")
+"""The figures in notebook order: id, lesson, paper figure, title, description, caption."""
+
+
+def _part(lesson: str, part: str) -> ModuleType:
+    """``params``, ``figures`` or ``views`` of lesson package ``lesson`` (never its panels)."""
+    if part not in ("params", "figures", "views"):
+        raise ValueError(f"part must be params, figures or views, got {part!r}")
+    return importlib.import_module(f"aeos_lab.lessons.{lesson}.{part}")
+
+
+def _figure(entry: dict) -> Figure:
+    """Figure ``entry["id"]`` of lesson ``entry["lesson"]``, by the naming rule above."""
+    name, lesson = entry["id"], entry["lesson"]
+    params, figures, views = (_part(lesson, part) for part in ("params", "figures", "views"))
+    return Figure(
+        id=name,
+        paper=entry["paper"],
+        notebook=params.VARIANTS.notebook,
+        title=entry["title"],
+        description=entry["description"],
+        caption=entry["caption"],
+        variants=params.VARIANTS,
+        compute=getattr(figures, name),
+        draw=getattr(views, name),
+        data=getattr(figures, f"{name}_data"),
+    )
+
+
+_CATALOGUE = json.loads(CATALOGUE.read_text(encoding="utf-8"))
+FIGURES: dict[str, Figure] = {entry["id"]: _figure(entry) for entry in _CATALOGUE["figures"]}
 """Every exportable figure by id, in notebook order."""
 
-ALIASES = {"fig16": "fig15", "fig19": "fig10"}
+ALIASES: dict[str, str] = _CATALOGUE["aliases"]
 """Paper figures drawn by another entry (same runs, same export)."""
+
+
+def of_notebook(notebook: str) -> list[Figure]:
+    """The figures of one notebook (e.g. "03_adam_aeos"), in order."""
+    return [figure for figure in FIGURES.values() if figure.notebook == notebook]
 
 
 def get_figure(name: str) -> Figure:
@@ -117,7 +148,7 @@ def build(
     figure = get_figure(name)
     params = figure.params(fast, dict(overrides or {}), paper_scale=paper_scale)
     result = figure.compute(params, progress)
-    return figure.data(result), figure.draw(result), params
+    return figure.data(result), figure.draw(result, params), params
 
 
 def export(

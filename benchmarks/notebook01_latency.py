@@ -1,15 +1,15 @@
 """Latency of every interactive update in notebook 01 (recompute + chart update, kernel side).
 
-Runs the notebook's own code cells up to its self-check (setup, parameters with the full
-variant's sizes, and the cells that build the six panels), so the panels are built exactly as
-the notebook builds them. Then it moves each control of each panel over a set of values, with
-the panel's result cache cleared before every move (so every move recomputes), and prints a
-markdown table: panel, slider, median ms, max ms, n, and the number of XLA compilations
-during the moves (0 means no slider move recompiles).
+Runs the notebook's own code cells up to its self-check (setup, ``P = params.select()`` with
+the full variant's sizes, and the cells that build the six panels), so the panels are built
+exactly as the notebook builds them. Then it moves each control of each panel over a set of
+values inside the ranges of ``P``, with the panel's result cache cleared before every move (so
+every move recomputes), and prints a markdown table: panel, slider, median ms, max ms, n, and
+the number of XLA compilations during the moves (0 means no slider move recompiles).
 
 Run: .venv/bin/python benchmarks/notebook01_latency.py [--fast]
 
-Browser drawing time is not included (see aeos_lab.widgets.measure_latency). Panel (b) builds
+Browser drawing time is not included (see aeos_lab.viz.widgets.measure_latency). Panel (b) builds
 the maps of all five methods once, at panel build; its controls then only pick a map, a step
 count and the marker position, which is what a learner's move costs.
 """
@@ -30,8 +30,10 @@ COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
 
 def notebook_namespace(path: pathlib.Path) -> dict:
-    """Execute the notebook's code cells that come before the "Self-check" heading."""
+    """Execute the notebook's code cells that come before the "Self-check" heading (IPython
+    syntax such as the Colab cell's ``%pip`` is translated to Python first)."""
     import nbformat
+    from IPython.core.inputtransformer2 import TransformerManager
 
     notebook = nbformat.read(path, as_version=4)
     namespace: dict = {"__name__": "__notebook01__"}
@@ -39,12 +41,15 @@ def notebook_namespace(path: pathlib.Path) -> dict:
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith("## Self-check"):
             break
         if cell.cell_type == "code":
-            exec(compile(cell.source, f"{path.name}:cell", "exec"), namespace)
+            source = TransformerManager().transform_cell(cell.source)
+            exec(compile(source, f"{path.name}:cell", "exec"), namespace)
     return namespace
 
 
-def log_values(low: float, high: float, n: int) -> list[float]:
-    return [float(v) for v in np.geomspace(low, high, n)]
+def log_values(bounds: tuple[float, float], n: int) -> list[float]:
+    """n values spread geometrically inside a log slider's range (clear of both ends)."""
+    low, high = bounds
+    return [float(v) for v in np.geomspace(1.1 * low, 0.9 * high, n)]
 
 
 def lin_values(low: float, high: float, n: int) -> list[float]:
@@ -52,38 +57,32 @@ def lin_values(low: float, high: float, n: int) -> list[float]:
 
 
 def moves(ns: dict, n: int) -> dict[str, dict[str, list]]:
-    """Values per panel and control; each list avoids repeating the previous value."""
-    methods = ["gd", "standard_hb", "ema_hb", "standard_nesterov", "ema_nesterov"]
-    map_steps = list(ns["MAP_STEPS"])
+    """Values per panel and control, inside the ranges of the notebook's parameters ``P``;
+    each list avoids repeating the previous value (the slider's start)."""
+    p = ns["P"]
+    methods = list(ns["experiments"].METHOD_LABELS)
+    map_steps = list(p.map_steps)
+    beta1 = lin_values(0.0, p.beta1_max, n)
     return {
-        "a": {
-            "eta": log_values(0.06, 450.0, n),
-            "beta1": lin_values(0.0, 0.99, n),
-        },
+        "a": {"eta": log_values(p.divergence_eta_range, n), "beta1": beta1},
         "b": {
-            "eta": log_values(0.12, 900.0, n),
-            "beta1": lin_values(0.0, 0.99, n),
-            "method": [methods[(i + 3) % 5] for i in range(n)],
+            "eta": log_values(p.map_range, n),
+            "beta1": beta1,
+            "method": [methods[(i + 3) % len(methods)] for i in range(n)],
             "steps": [map_steps[i % len(map_steps)] for i in range(n)],
         },
-        "c": {
-            "eta": log_values(1.1e-3, 9.0, n),
-            "beta1": lin_values(0.0, 0.99, n),
-        },
-        "d": {
-            "eta": log_values(0.11, 390.0, n),
-            "beta1": lin_values(0.0, 0.99, n),
-        },
+        "c": {"eta": log_values(p.growth_eta_range, n), "beta1": beta1},
+        "d": {"eta": log_values(p.gradient_eta_range, n), "beta1": beta1},
         "e": {
-            "eta": log_values(0.11, 95.0, n),
-            "beta1": lin_values(0.0, 0.99, n),
-            "p1": log_values(0.011, 95.0, n),
-            "p2": log_values(0.012, 90.0, n),
+            "eta": log_values(p.precond_eta_range, n),
+            "beta1": beta1,
+            "p1": log_values(p.p_range, n),
+            "p2": log_values((1.1 * p.p_range[0], 0.95 * p.p_range[1]), n),
             "angle": lin_values(1.0, 90.0, n),
         },
         "f": {
-            "eta": log_values(0.55, 19.0, n),
-            "beta2": lin_values(0.5, 0.999, n),
+            "eta": log_values(p.rmsprop_eta_range, n),
+            "beta2": lin_values(*p.rmsprop_beta2_range, n),
         },
     }
 
@@ -129,10 +128,11 @@ def main() -> None:
             )
     jax.monitoring.unregister_event_duration_listener(listener)
 
+    p = ns["P"]
     print(
-        f"notebook 01 panels built in {build_s:.1f} s ({'fast' if args.fast else 'full'} sizes: "
-        f"STEPS={ns['STEPS']}, MAP_GRID={ns['MAP_GRID']}, MAP_STEPS={ns['MAP_STEPS']}, "
-        f"GROWTH_POINTS={ns['GROWTH_POINTS']}, RMSPROP_STEPS={ns['RMSPROP_STEPS']}); "
+        f"notebook 01 panels built in {build_s:.1f} s ({p.variant} sizes: "
+        f"steps={p.steps}, map_grid={p.map_grid}, map_steps={p.map_steps}, "
+        f"growth_points={p.growth_points}, rmsprop_steps={p.rmsprop_steps}); "
         f"{os.cpu_count()} CPU cores\n"
     )
     print("| panel | slider | median ms | max ms | n | compiles during moves |")

@@ -52,12 +52,12 @@ import sys
 import jax
 
 import aeos_lab
-from aeos_lab import thresholds
+from aeos_lab.core import thresholds
 
 repo = pathlib.Path(sys.argv[1])
 venv = pathlib.Path(sys.prefix)
 assert venv in pathlib.Path(aeos_lab.__file__).parents, f"aeos_lab came from {aeos_lab.__file__}"
-modules = [info.name for info in pkgutil.iter_modules(aeos_lab.__path__, "aeos_lab.")]
+modules = [info.name for info in pkgutil.walk_packages(aeos_lab.__path__, "aeos_lab.")]
 for name in modules:
     importlib.import_module(name)
 value = thresholds.threshold("ema_hb", 1e-3, 0.9)

@@ -61,7 +61,10 @@ def layer(module: str) -> str:
     if len(parts) >= 2 and parts[1] == "lessons":
         if len(parts) == 3:
             return "lessons.shared"
-        return f"lessons.{parts[3]}" if len(parts) >= 4 else "lessons.package"
+        for role in ("params", "experiments", "views", "panels", "figures"):
+            if len(parts) >= 4 and parts[3].startswith(role):  # e.g. experiments_figures
+                return "figures" if role == "figures" else f"lessons.{role}"
+        return "lessons.package"
     return parts[1] if len(parts) >= 2 else "root"
 
 
@@ -118,6 +121,8 @@ def violations(module: str, names: set[str]) -> list[str]:
         forbid(lambda n: n.split(".")[-1] == "panels", "a panel")
         forbid(under("aeos_lab.viz.widgets"), "widgets")
         forbid_libs(WIDGET_LIBS, "widgets")
+    elif kind == "lessons.package":  # __init__: imports nothing, so a view never pulls widgets
+        forbid(lambda n: True, "anything (a lesson's __init__ stays empty)")
     elif kind == "lessons.shared":
         forbid(under("aeos_lab.viz", "aeos_lab.figures"), "viz or figures")
         forbid_libs(WIDGET_LIBS | CHART_LIBS, "charts or widgets")
@@ -173,6 +178,9 @@ def test_every_lesson_has_the_four_parts():
         ("aeos_lab.figures", "from aeos_lab.lessons.nb03_adam_aeos import panels"),
         ("aeos_lab.figures", "from aeos_lab.lessons.nb01_quadratics.panels import x"),
         ("aeos_lab.figures", "import ipywidgets"),
+        ("aeos_lab.lessons.nb01_quadratics.figures", "from . import panels"),
+        ("aeos_lab.lessons.nb01_quadratics.experiments_figures", "import altair"),
+        ("aeos_lab.lessons.nb01_quadratics.__init__", "from . import panels"),
     ],
 )
 def test_a_forbidden_import_is_caught(module, source):

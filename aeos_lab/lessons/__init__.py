@@ -8,6 +8,8 @@
 * ``panels``: the widgets wiring (sliders -> experiment -> views), the only part that builds
   widgets;
 
-plus ``figures``: the paper figures the notebook reproduces, as (params, experiment, view).
+plus ``figures``: for each paper figure ``<id>`` the notebook reproduces (listed in
+``aeos_lab/figures.json``), ``<id>(P, progress)`` computes it from the parameters and
+``<id>_data(result)`` gives its tidy table; ``views.<id>(result, P)`` draws it.
 A package's ``__init__`` imports nothing, so importing a view never pulls in widgets.
 """

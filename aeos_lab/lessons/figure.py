@@ -1,6 +1,6 @@
-"""A paper figure as the suite reproduces it: a lesson's parameters, one of its experiments and
-one of its views. Each lesson lists its figures in its ``figures`` module; :mod:`aeos_lab.figures`
-collects them and exports them headless (``aeos-lab reproduce``), without building a widget."""
+"""A paper figure as the suite reproduces it: a lesson's parameters, the experiment that
+computes the figure and the view that draws it. :mod:`aeos_lab.figures` builds one per entry of
+its catalogue and exports them headless (``aeos-lab reproduce``), without building a widget."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ class Figure:
     """One exportable paper figure.
 
     ``compute(params, progress)`` is the lesson's experiment on its parameters (a typed result),
-    ``draw(result)`` the lesson's view of it (an Altair chart) and ``data(result)`` the tidy
-    table behind the chart (one row per plotted point; written as CSV).
+    ``draw(result, params)`` the lesson's view of it (an Altair chart; the parameters give
+    presentation choices such as the eta colour domain of the notebook's panel) and
+    ``data(result)`` the tidy table behind the chart (one row per plotted point; the CSV).
     """
 
     id: str

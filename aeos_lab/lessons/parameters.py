@@ -98,15 +98,17 @@ class LessonParams:
         note = "" if self.scale is None else f"<div>{html.escape(self.scale.note)}</div>"
         return (
             f'<div style="font-size:13px;"><b>Parameters ({html.escape(self.variant)} '
-            f"variant)</b>{note}<table style=\"border-collapse:collapse;\">{rows}</table></div>"
+            f'variant)</b>{note}<table style="border-collapse:collapse;">{rows}</table></div>'
         )
 
 
 class Variants(NamedTuple):
-    """The variants of one lesson's parameters. ``cpu_task`` names the task of
-    :data:`aeos_lab.engine.tasks.CPU_TASKS` the lesson trains on (None: it trains nothing);
-    ``paper`` is None when the lesson has no paper-scale variant."""
+    """The variants of one lesson's parameters. ``notebook`` names the lesson's notebook (e.g.
+    "03_adam_aeos"); ``cpu_task`` the task of :data:`aeos_lab.engine.tasks.CPU_TASKS` it trains
+    on (None: it trains nothing); ``paper`` is None when the lesson has no paper-scale
+    variant."""
 
+    notebook: str
     full: LessonParams
     fast: LessonParams
     paper: LessonParams | None = None

@@ -20,7 +20,6 @@ Conventions shared by all builders:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import altair as alt

@@ -96,7 +96,7 @@ def test_log_scales_where_promised():
     assert line["encoding"]["x"]["scale"].get("type") != "log"
 
     sweep = pd.DataFrame({"eta": [1e-4, 1e-3, 1e-2], "value": [1.0, 2.0, 3.0]})
-    ((line, _),) = find(charts.sweep_chart(sweep).to_dict(), "line")
+    ((line, _),) = find(charts.line_chart(sweep, x="eta", color=None, log_x=True).to_dict(), "line")
     assert line["encoding"]["x"]["field"] == "eta"
     assert line["encoding"]["x"]["scale"]["type"] == "log"
 
@@ -149,16 +149,6 @@ def test_categorical_colour_for_other_series():
     )
     ((line, _),) = find(charts.line_chart(frame, y="x", color="method").to_dict(), "line")
     assert line["encoding"]["color"] == {"field": "method", "type": "nominal", "title": "method"}
-
-
-def test_small_multiples_share_colour():
-    panels = [
-        charts.line_chart(sharpness_frame(), y="sharpness", title=name) for name in ("a", "b")
-    ]
-    spec = charts.small_multiples(panels).to_dict()
-    assert spec["resolve"]["scale"]["color"] == "shared"
-    assert len(spec["concat"]) == 2
-    assert spec["columns"] == 2
 
 
 def test_heatmap_cells_boundary_and_log_colour():
@@ -237,9 +227,8 @@ def test_every_builder_uses_the_theme():
     built = [
         charts.line_chart(frame, y="sharpness"),
         charts.ratio_chart(frame.assign(ratio=1.0)),
-        charts.sweep_chart(frame, y="sharpness"),
         charts.stability_heatmap(grid),
-        charts.small_multiples([charts.line_chart(frame, y="sharpness")]),
+        charts.runs_chart(frame.assign(label="a"), "sharpness", title="t", y_title="y"),
     ]
     expected = charts.theme()["config"]
     for chart in built:

@@ -1,4 +1,10 @@
-r"""Experiments of notebook 02: frozen Adam (Cohen et al. 2022, sec. 4, Fig. 3).
+r"""Experiments of notebook 02: where frozen Adam's P comes from, frozen Adam at the edge of
+stability (Cohen et al. 2022, sec. 4, Fig. 3), and Prop. 1 on the network.
+
+Adam without bias correction keeps, per parameter (Eq. 1),
+
+    m_{t+1} = beta1 m_t + (1 - beta1) g_t,    nu_{t+1} = beta2 nu_t + (1 - beta2) g_t^2,
+    P_{t+1} = sqrt(nu_{t+1}) + eps,           x_{t+1} = x_t - eta P_{t+1}^-1 m_{t+1}.
 
 Frozen Adam is preconditioned EMA heavy ball with Adam's P = sqrt(nu) + eps taken from step
 ``freeze_at`` of an Adam run at ``freeze_eta`` and held fixed (the paper's PrecondEMAHB):
@@ -6,7 +12,9 @@ Frozen Adam is preconditioned EMA heavy ball with Adam's P = sqrt(nu) + eps take
     m_{t+1} = beta1 m_t + (1 - beta1) g_t,    x_{t+1} = x_t - eta P^-1 m_{t+1}.
 
 Its stability threshold is heavy ball's, applied to lambda_1(P^-1 H):
-(2 + 2 beta1) / ((1 - beta1) eta), 38/eta at beta1 = 0.9.
+(2 + 2 beta1) / ((1 - beta1) eta), 38/eta at beta1 = 0.9. Prop. 1: in the coordinates
+z = P^1/2 x it is plain EMA heavy ball on f~(z) = f(P^-1/2 z), whose Hessian P^-1/2 H P^-1/2
+has the eigenvalues of P^-1 H.
 """
 
 from __future__ import annotations
@@ -14,16 +22,126 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from aeos_lab.core import thresholds
 from aeos_lab.core.formatting import format_sci
-from aeos_lab.engine import analysis, runs
+from aeos_lab.engine import analysis, cache, runs, traces
 from aeos_lab.engine.config import RunConfig
 
-__all__ = ["FrozenSweep", "adam_config", "describe_eta", "frozen_config", "frozen_sweep"]
+if TYPE_CHECKING:
+    from aeos_lab.lessons.nb02_frozen_adam.params import Params
+
+__all__ = [
+    "FrozenSweep",
+    "PrecondSource",
+    "adam_config",
+    "describe_eta",
+    "frozen_config",
+    "frozen_precond",
+    "frozen_sweep",
+    "frozen_sweep_configs",
+    "precond_source",
+    "prop1_check",
+    "run_base",
+    "source_trace_config",
+    "sweep_etas",
+    "traced",
+]
+
+
+def run_base(P: Params) -> RunConfig:
+    """The config every run of the lesson starts from: the task of ``P`` with Adam at
+    ``freeze_eta``, ``beta1``, ``beta2`` for ``steps`` steps, the sharpness measured every
+    ``track_every`` steps to relative accuracy ``eig_tol``."""
+    return P.base.replace(
+        eta=P.freeze_eta,
+        beta1=P.beta1,
+        beta2=P.beta2,
+        steps=P.steps,
+        track_every=P.track_every,
+        eig_tol=P.eig_tol,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) where frozen Adam's P comes from
+
+
+def source_trace_config(
+    base: RunConfig, *, snapshots: Sequence[int], freeze_at: int, every: int
+) -> traces.TraceConfig:
+    """The P trace of :func:`precond_source`: Adam at ``base``'s eta, beta1, beta2 and eps,
+    P's quantiles every ``every`` steps and its histogram at ``snapshots`` and ``freeze_at``."""
+    return traces.TraceConfig(base, tuple(sorted({*snapshots, freeze_at})), every)
+
+
+def traced(spec: traces.TraceConfig) -> bool:
+    """Whether the P trace ``spec`` is in the run cache (then it loads at once)."""
+    return cache.load(spec.key()) is not None
+
+
+@dataclass(frozen=True)
+class PrecondSource:
+    """Adam's P = sqrt(nu) + eps along a run, seen at one snapshot (:func:`precond_source`).
+
+    ``quantiles``: tidy (step, loss, quantile, P): the quantiles of the entries of P_t named
+    in ``quantile_order`` (smallest first) at every recorded step t. ``hist``: (step, layer,
+    log10_P, count): a histogram of log10 P per layer at ``step``, over the bins with edges
+    ``log10_bins``. ``loss``, ``median_p``, ``spread_decades`` (log10(max / min) over the
+    entries with P >= 10 eps) and ``at_eps`` (share of entries with P < 10 eps: parameters
+    that never had a gradient) describe P at ``step``. ``freeze_at``: the step whose P frozen
+    Adam keeps; ``eps``: Adam's eps, where every entry starts (nu_0 = 0)."""
+
+    quantiles: pd.DataFrame
+    quantile_order: tuple[str, ...]
+    hist: pd.DataFrame
+    log10_bins: np.ndarray
+    step: int
+    loss: float
+    median_p: float
+    spread_decades: float
+    at_eps: float
+    freeze_at: int
+    eps: float
+
+
+def precond_source(
+    base: RunConfig,
+    *,
+    snapshots: Sequence[int],
+    freeze_at: int,
+    step: int,
+    every: int = 10,
+    progress: Callable | None = None,
+) -> PrecondSource:
+    """Adam from the initialisation at ``base``'s eta, beta1, beta2, recording P
+    (:func:`aeos_lab.engine.traces.precond_trace`, cached), seen at snapshot ``step`` (one of
+    ``snapshots`` or ``freeze_at``; ValueError otherwise)."""
+    spec = source_trace_config(base, snapshots=snapshots, freeze_at=freeze_at, every=every)
+    trace = traces.precond_trace(spec.run, spec.snapshots, every=spec.every, progress=progress)
+    row = trace.snapshot(step)
+    hist = trace.hist
+    return PrecondSource(
+        quantiles=trace.trace.melt(id_vars=["step", "loss"], var_name="quantile", value_name="P"),
+        quantile_order=tuple(traces.P_QUANTILES),
+        hist=hist[hist["step"] == step].reset_index(drop=True),
+        log10_bins=traces.LOG10_P_BINS,
+        step=step,
+        loss=float(row["loss"]),
+        median_p=float(row["P_median"]),
+        spread_decades=float(row["spread_decades"]),
+        at_eps=float(row["at_eps"]),
+        freeze_at=freeze_at,
+        eps=spec.run.eps if spec.run.eps is not None else 1e-7,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) frozen Adam at the edge of stability (Fig. 3)
 
 
 def describe_eta(eta: float) -> str:
@@ -136,3 +254,28 @@ def frozen_sweep(
         fraction=fraction,
         formula=thresholds.threshold_formula("adam", beta1),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) Prop. 1 on the network
+
+
+def frozen_precond(base: RunConfig, *, freeze_at: int, freeze_eta: float) -> dict:
+    """The P frozen Adam keeps: Adam's after ``freeze_at`` full-batch steps at ``freeze_eta``
+    (``base``'s beta1, beta2, eps), a pytree like the network's parameters."""
+    return traces.adam_precond(base.replace(eta=freeze_eta), freeze_at)
+
+
+def prop1_check(
+    base: RunConfig, precond: dict, *, eta: float, beta1: float, steps: int
+) -> traces.Prop1Check:
+    """Prop. 1 on ``base``'s network in float64: ``steps`` updates of frozen Adam at (``eta``,
+    ``beta1``) with P = ``precond`` from x_0 against EMA heavy ball on f~(z) = f(P^-1/2 z) from
+    z_0 = P^1/2 x_0, where z_t = P^1/2 x_t should hold at every step, and against EMA heavy
+    ball on f (no P), where it should not (:func:`aeos_lab.engine.traces.isomorphism_check`)."""
+    config = base.replace(eta=eta, beta1=beta1)
+    return traces.isomorphism_check(config, precond, steps=steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# the paper figure

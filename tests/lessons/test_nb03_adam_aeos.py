@@ -1,0 +1,536 @@
+"""Lesson nb03_adam_aeos: parameters, Fig. 1's sweeps, raw sharpness under Adam and frozen Adam,
+the zoom, the other optimizers, the corner case and the CNN, their views, the panels and the
+figures.
+
+Training runs use a tiny network (16 wide, depth 2, 64 digits) and tiny sizes, so the file
+compiles a handful of kernels; the CNN is not trained here (compiling its measurement takes
+half a minute), its views are drawn from a result written out by hand. Expected values come
+from the runs' own records through numpy, from closed forms or from the paper's settings
+written out here.
+"""
+
+import json
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from chart_data import dataset_with
+
+from aeos_lab import figures as registry
+from aeos_lab.engine import runs, train
+from aeos_lab.engine.config import RunConfig
+from aeos_lab.engine.tasks import LAB_TASK, PAPER_TASK, Scale
+from aeos_lab.lessons.nb03_adam_aeos import experiments, panels, params, views
+
+FIGURES = registry.of_notebook(params.VARIANTS.notebook)
+
+pytestmark = pytest.mark.usefixtures("isolated_run_cache")
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "03_adam_aeos.ipynb"
+
+TASK = RunConfig(n_train=64, n_test=32, label_noise=1.0, width=16, depth=2)
+SMALL = params.FAST.replace(
+    scale=Scale(TASK, False, "a tiny task for tests"),
+    eq_steps=29,  # last third: steps 20, 25, 29
+    eq_track=5,
+    eq_etas=(1e-3, 2e-3),
+    eq_beta1s=(0.8, 0.9),
+    eq_beta2s=(0.99, 0.999),
+    fig8_steps=29,
+    fig8_track=5,
+    fig8_etas=(1e-3, 2e-3),
+    freeze_eta=1e-3,
+    freeze_at=10,
+    zoom_length=10,
+    zoom_starts=((1e-3, 10), (3e-3, 20)),
+    zoom_k=2,
+    opt_steps=29,
+    opt_track=5,
+    opt_etas=(("RMSprop", (1e-3,)), ("Nadam", (1e-3, 2e-3))),
+    corner_eta=1e-4,
+    corner_steps=40,
+    corner_freeze=20,
+    corner_track=10,
+)
+B = 0.9
+ADAM = (2 + 2 * B) / (1 - B)  # eta * threshold of Adam, Table 1 (EMA heavy ball)
+NADAM = (2 + 2 * B) / ((1 - B) * (1 + 2 * B))  # EMA Nesterov
+
+
+def late(config: RunConfig) -> pd.DataFrame:
+    """The records of ``config``'s run in its last third (steps >= 2/3 of the last step)."""
+    records = train.run(config).records
+    return records[records["step"] >= records["step"].max() * 2 / 3]
+
+
+# ---------------------------------------------------------------------------------------------
+# parameters
+
+
+def test_variants_hold_the_notebooks_sizes_and_the_papers():
+    full, fast, paper = params.FULL, params.FAST, params.PAPER
+    assert (full.eq_steps, full.fig8_steps, full.zoom_length) == (600, 1500, 200)
+    assert (full.opt_steps, full.corner_steps, full.corner_freeze) == (800, 2000, 1000)
+    assert full.eq_etas == (3e-4, 1e-3, 3e-3) and dict(full.zoom_starts) == {1e-4: 1000, 1e-3: 300}
+    assert dict(full.opt_etas)["Padam"] == (1e-2, 3e-2) and len(full.opt_etas) == 8
+    assert (full.cnn_etas, full.cnn_steps, full.cnn_n_train) == ((5e-4,), 200, 64)
+    changed = {k for k, v in fast.values().items() if v != full.values()[k]}
+    assert changed == {
+        "eq_steps",
+        "eq_etas",
+        "fig8_steps",
+        "zoom_length",
+        "opt_steps",
+        "opt_track",
+        "opt_etas",
+        "corner_steps",
+        "corner_freeze",
+    }
+    assert set(dict(fast.opt_etas).values()) == {(1e-3,), (3e-2,), (1e-2,)}
+    assert [label for label, _ in fast.opt_etas] == [label for label, _ in full.opt_etas]
+    # sec. 4 and 6, App. G.2: Fig. 1 and 8's learning rates, P from step 1100 at eta 2e-5
+    assert paper.eq_etas == (1e-5, 3e-5, 1e-4, 3e-4) and paper.eq_eta == 1e-4
+    assert paper.fig8_etas == (5e-5, 1e-4, 2e-4, 4e-4)
+    assert (paper.freeze_at, paper.freeze_eta, paper.eig_tol) == (1100, 2e-5, 1e-3)
+    assert dict(paper.zoom_starts) == {5e-5: 3000, 2e-4: 1500}
+    np.testing.assert_allclose(dict(paper.opt_etas)["Adagrad"], np.geomspace(1e-2, 1e-1, 5))
+    np.testing.assert_allclose(dict(paper.opt_etas)["AdamW"], np.geomspace(3e-5, 1e-3, 5))
+    assert (paper.corner_eta, paper.corner_freeze) == (2.236e-6, 6000)  # Fig. 16
+    assert paper.cnn_n_train is None and paper.cnn_etas == (1e-5, 3e-5, 1e-4)
+
+
+@pytest.mark.parametrize("variant", ["full", "fast", "paper"])
+def test_every_field_is_documented_and_each_slider_holds_its_start(variant):
+    P = getattr(params, variant.upper())
+    assert all(doc for _, _, doc in P.rows())
+
+    def holds(bounds, *etas):  # within rounding (np.logspace(-5, -3)[0] < 1e-5)
+        return all(bounds[0] * (1 - 1e-9) <= eta <= bounds[1] * (1 + 1e-9) for eta in etas)
+
+    assert holds(P.eq_eta_range, P.eq_eta, *P.eq_etas)
+    assert holds(P.fig8_eta_range, *P.fig8_etas)
+    assert holds(P.zoom_eta_range, *(eta for eta, _ in P.zoom_starts))
+    assert holds(P.opt_eta_range, *(eta for _, etas in P.opt_etas for eta in etas))
+    assert holds(P.corner_eta_range, P.corner_eta) and holds(P.cnn_eta_range, *P.cnn_etas)
+    assert P.corner_freeze < P.corner_steps and P.freeze_at < P.fig8_steps
+
+
+def test_select_picks_the_variant_and_each_section_its_runs():
+    fast = params.select(fast=True, platform=None)
+    assert fast.variant == "fast" and fast.eq_steps == 400
+    assert fast.base == RunConfig(**LAB_TASK)
+    no_gpu = params.select(True, fast=False, platform=None)
+    assert no_gpu.variant == "full" and no_gpu.base == RunConfig(**LAB_TASK)
+    paper = params.select(True, fast=True, platform="gpu")
+    assert paper.variant == "paper" and paper.base == RunConfig(**PAPER_TASK)
+
+    eq = experiments.equilibrium_base(fast)
+    assert (eq.steps, eq.track_every, eq.eig_tol, eq.beta1, eq.beta2) == (400, 50, 1e-2, B, 0.999)
+    fig8 = experiments.fig8_base(fast)
+    assert (fig8.eta, fig8.beta2, fig8.steps, fig8.track_every) == (1e-4, 0.99, 1200, 100)
+    opt = experiments.optimizer_base(fast)
+    assert (opt.steps, opt.track_every) == (300, 25)
+    corner = experiments.corner_base(fast)
+    assert (corner.steps, corner.track_every, corner.beta2) == (1000, 100, 0.999)
+    cnn = experiments.cnn_base(fast)
+    assert (cnn.model, cnn.n_train, cnn.steps, cnn.width) == ("cnn", 64, 200, 100)
+    assert experiments.cnn_base(paper).n_train == PAPER_TASK["n_train"]
+
+
+def test_the_notebook_takes_its_parameters_from_the_lesson():
+    cells = nbformat.read(NOTEBOOK, as_version=4).cells
+    (cell,) = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert "params.select(PAPER_SCALE)" in cell.source
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    assert "from aeos_lab.lessons.nb03_adam_aeos import panels, params" in code
+    assert "adaptive" not in code and "globals()" not in code
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in cells[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) the equilibrium (Fig. 1)
+
+
+def test_equilibrium_grid_lists_the_three_sweeps_and_their_runs():
+    grid = experiments.EquilibriumGrid(
+        etas=(1e-3, 3e-3), beta1s=(0.8, 0.9), beta2s=(0.9, 0.999), eta=1e-3
+    )
+    settings = grid.settings()
+    assert settings["eta"] == [(1e-3, 0.9, 0.999), (3e-3, 0.9, 0.999)]
+    assert settings["beta1"] == [(1e-3, 0.8, 0.999), (1e-3, 0.9, 0.999)]
+    assert settings["beta2"] == [(1e-3, 0.9, 0.9), (1e-3, 0.9, 0.999)]
+    assert grid.snap(1.01e-3, 0.8001, 0.9) == (1e-3, 0.8, 0.9)
+    assert grid.snap(2e-3, 0.85, 0.95) == (2e-3, 0.85, 0.95)
+    configs = experiments.equilibrium_configs(TASK, grid)
+    assert [(c.eta, c.beta1, c.beta2) for c in configs] == [
+        (1e-3, 0.9, 0.999),
+        (3e-3, 0.9, 0.999),
+        (1e-3, 0.8, 0.999),
+        (1e-3, 0.9, 0.9),
+    ]
+    assert {c.optimizer for c in configs} == {"adam"}
+    off_grid = experiments.equilibrium_configs(TASK, grid, (2e-3, 0.85, 0.95))
+    assert len(off_grid) == 5 and (off_grid[-1].eta, off_grid[-1].beta1) == (2e-3, 0.85)
+
+
+def test_equilibrium_sweeps_summary_matches_the_records_and_draws():
+    base = experiments.equilibrium_base(SMALL)
+    grid = experiments.equilibrium_grid(SMALL)
+    result = experiments.equilibrium_sweeps(base, grid, selected=(1e-3, 0.8, 0.999))
+    assert result.selected == (1e-3, 0.8, 0.999)
+    summary = result.summary.set_index(["sweep", "eta", "beta1", "beta2"])
+    assert len(summary) == 6
+    for (sweep, eta, beta1, beta2), row in summary.iterrows():
+        records = late(experiments.adam_at(base, eta, beta1, beta2))
+        assert row["late_ratio"] == pytest.approx(np.median(records["ratio"])), sweep
+        assert row["threshold"] == pytest.approx((2 + 2 * beta1) / ((1 - beta1) * eta))
+    assert summary.loc[("beta1", 1e-3, 0.8, 0.999), "formula"] == "18/η"
+    chosen = late(experiments.adam_at(base, 1e-3, 0.8, 0.999))
+    assert result.chosen_ratio == pytest.approx(np.median(chosen["ratio"]))
+    assert result.chosen_threshold == pytest.approx(18 / 1e-3)
+    assert set(result.chosen["quantity"]) == {"λ₁(P⁻¹H)", "λ₁(H)"}
+    sweeps = result.sweeps
+    assert set(sweeps["sweep"]) == {"eta", "beta1", "beta2"} and 0 not in set(sweeps["step"])
+    bold = sweeps[sweeps["selected"]]
+    assert set(bold["sweep"]) == {"beta1"} and set(bold["beta1"]) == {0.8}
+
+    domain = SMALL.eq_eta_range
+    rules = dataset_with(views.sweep_chart(result, "beta1", domain), "threshold")
+    assert sorted(rules["label"]) == ["18/η = 1.8e4", "38/η = 3.8e4"]
+    assert len(dataset_with(views.sweep_chart(result, "beta2", domain), "threshold")) == 1
+    eta_rules = dataset_with(views.sweep_chart(result, "eta", domain), "threshold")
+    assert sorted(eta_rules["eta"]) == [1e-3, 2e-3]
+    assert views.chosen_run_chart(result).to_dict()["title"].startswith("Your setting: η = 1e-3")
+    frame, caption = views.equilibrium_table(result)
+    assert len(frame) == 6 and f"{result.chosen_ratio:.3f}" in caption
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) raw sharpness under Adam and frozen Adam (Fig. 8)
+
+
+def test_raw_rise_comparison_measures_both_runs_over_the_last_third():
+    base = experiments.fig8_base(SMALL)
+    result = experiments.raw_rise_comparison(
+        base, SMALL.fig8_etas, freeze_at=10, freeze_eta=1e-3, selected=2e-3
+    )
+    assert len(result.summary) == 4 and result.formula == "38/η"
+    assert (result.steps, result.fraction) == (29, pytest.approx(1 / 3))
+    configs = {
+        "Adam": base.replace(optimizer="adam", eta=2e-3),
+        "frozen Adam": base.replace(
+            optimizer="frozen_adam", eta=2e-3, freeze_at=10, freeze_eta=1e-3
+        ),
+    }
+    summary = result.summary.set_index(["eta", "run"])
+    for run, config in configs.items():
+        records = late(config)
+        sharp = records["sharpness"].to_numpy()
+        row = summary.loc[(2e-3, run)]
+        assert row["late_ratio"] == pytest.approx(np.median(records["ratio"]))
+        assert (row["sharpness_from"], row["sharpness_to"]) == pytest.approx((sharp[0], sharp[-1]))
+        assert row["rise"] == pytest.approx((sharp[-1] - sharp[0]) / sharp[0])
+        assert row["selected"] and not summary.loc[(1e-3, run), "selected"]
+    assert set(result.table["run"]) == {"Adam", "frozen Adam"}
+
+    domain = SMALL.fig8_eta_range
+    ratio = views.raw_rise_chart(result, "ratio", domain)
+    assert dataset_with(ratio, "label")["label"].tolist() == ["λ₁(P⁻¹H) = 38/η = 1"]
+    shade = dataset_with(views.raw_rise_chart(result, "sharpness", domain), "start")
+    assert (shade["start"].item(), shade["stop"].item()) == pytest.approx((29 * 2 / 3, 29))
+    frame, _ = views.raw_rise_table(result)
+    assert frame["run"].tolist() == ["Adam", "frozen Adam"] * 2
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) the zoom (Figs. 9 and 18)
+
+
+def test_zoom_config_and_window_start():
+    config = experiments.zoom_config(TASK, 1e-3, 100, 20, k=3)
+    assert (config.optimizer, config.steps, config.dense_window, config.k) == (
+        "adam",
+        120,
+        (100, 120),
+        3,
+    )
+    starts = ((1e-4, 1000), (1e-3, 300))
+    assert experiments.zoom_start(starts, 2e-4) == 1000  # nearer 1e-4 on a log scale
+    assert experiments.zoom_start(dict(starts), 5e-4) == 300
+
+
+def test_zoom_splits_the_preconditioned_gradient():
+    base = experiments.fig8_base(SMALL)
+    result = experiments.zoom(base, 1e-3, 10, 10, k=2)
+    records = train.run(experiments.zoom_config(base, 1e-3, 10, 10, k=2)).records
+    window = records[records["step"].between(10, 20)]
+    assert list(result.window["step"]) == list(range(10, 21))
+    share = window["precond_grad_top_share"].to_numpy()
+    total = window["precond_grad_norm"].to_numpy() ** 2
+    np.testing.assert_allclose(result.window["top_sq"], share * total)
+    np.testing.assert_allclose(result.window["top_sq"] + result.window["rest_sq"], total)
+    mean_p = window["P_mean"].to_numpy()
+    np.testing.assert_allclose(result.window["P_change"], 100 * (mean_p / mean_p[0] - 1))
+    assert result.mean_top_share == pytest.approx(share.mean())
+    assert result.burst_top_share == pytest.approx(share[total >= np.quantile(total, 0.9)].mean())
+    assert result.quiet_top_share == pytest.approx(share[total <= np.median(total)].mean())
+    ratio = window["ratio"].to_numpy()
+    steps = window["step"].to_numpy()
+    up = [int(s) for s, a, b in zip(steps[1:], ratio[:-1], ratio[1:], strict=True) if a <= 1 < b]
+    assert result.crossings == up
+    assert result.late_ratio == pytest.approx(np.median(ratio))
+    assert result.threshold == pytest.approx(ADAM / 1e-3) and result.formula == "38/η"
+    assert set(result.eigs["eigenvalue"]) == {"λ1", "λ2"}
+    for quantity in views.ZOOM_QUANTITIES:
+        assert dataset_with(views.zoom_chart(result, quantity), quantity)["step"].max() == 20
+    parts = dataset_with(views.zoom_grad_chart(result), "part")
+    assert set(parts["part"]) == {"all", "in the top 2", "rest"}
+    views.zoom_eig_chart(result).to_dict()
+    frame, _ = views.zoom_table(result)
+    assert frame["upward crossings"].tolist() == [len(up)]
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) the other adaptive optimizers (Fig. 5)
+
+
+def test_optimizer_settings_follow_the_paper():
+    rms = experiments.optimizer_config(TASK, "RMSprop", 1e-3)
+    assert rms.optimizer == "rmsprop" and rms.beta2 == 0.995
+    padam = experiments.optimizer_config(TASK, "Padam", 1e-2)
+    assert dict(padam.extra)["exponent"] == 0.25
+    adam_bc = experiments.optimizer_config(TASK, "Adam, bias-corrected", 1e-3)
+    assert adam_bc.optimizer == "adam" and adam_bc.bias_correction is True
+    adafactor = experiments.optimizer_config(TASK, "Adafactor", 1e-3)
+    assert dict(adafactor.extra)["decay_rate"] == 0.8
+    assert set(experiments.OPTIMIZER_SETTINGS) == {label for label, _ in params.FULL.opt_etas}
+    configs = experiments.optimizer_configs(TASK, SMALL.opt_etas, ("RMSprop", 3e-3))
+    assert [(c.optimizer, c.eta) for c in configs] == [
+        ("rmsprop", 1e-3),
+        ("nadam", 1e-3),
+        ("nadam", 2e-3),
+        ("rmsprop", 3e-3),
+    ]
+
+
+def test_optimizer_runs_sit_at_their_own_thresholds():
+    base = experiments.optimizer_base(SMALL)
+    result = experiments.optimizer_runs(base, SMALL.opt_etas, selected=("Nadam", 2e-3))
+    assert result.labels == ("RMSprop", "Nadam") and result.selected == ("Nadam", 2e-3)
+    summary = result.summary.set_index(["label", "eta"])
+    expected = {("RMSprop", 1e-3): 2 / 1e-3, ("Nadam", 1e-3): NADAM / 1e-3}
+    expected[("Nadam", 2e-3)] = NADAM / 2e-3
+    for (label, eta), threshold in expected.items():
+        row = summary.loc[(label, eta)]
+        assert row["threshold"] == pytest.approx(threshold)
+        ratio = late(experiments.optimizer_config(base, label, eta))["ratio"].to_numpy()
+        assert row["late_ratio"] == pytest.approx(np.median(ratio))
+        assert row["share_above"] == pytest.approx(np.mean(ratio > 1))
+        hovers = np.mean(ratio > 1) >= 0.75
+        assert row["behaviour"] == ("hovers above" if hovers else "oscillates around")
+    assert summary.loc[("RMSprop", 1e-3), "formula"] == "2/η"
+    assert summary.loc[("Nadam", 1e-3), "evaluated_formula"] == "13.57/η"
+    assert summary["selected"].sum() == 1 and summary.loc[("Nadam", 2e-3), "selected"]
+    assert list(result.runs["optimizer_label"].unique()) == ["RMSprop", "Nadam"]
+
+    grid = views.optimizer_grid_chart(result, SMALL.opt_eta_range).to_dict()
+    assert [c["title"] for c in grid["concat"]] == [
+        "RMSprop: 2/η",
+        "Nadam: (2+2β₁)/((1−β₁)(1+2β₁)η)",
+    ]
+    ratio_chart = views.optimizer_ratio_chart(result, SMALL.opt_eta_range)
+    assert ratio_chart.to_dict()["title"].startswith("Nadam")
+    frame, caption = views.optimizer_table(result)
+    assert len(frame) == 3 and "75%" in caption
+
+
+# ---------------------------------------------------------------------------------------------
+# (e) the corner case (Figs. 15 and 16)
+
+
+def test_corner_case_freezes_p_mid_run():
+    base = experiments.corner_base(SMALL)
+    adam, frozen = experiments.corner_configs(base, 1e-4, freeze_at=20)
+    assert (adam.freeze_precond_at, frozen.freeze_precond_at) == (None, 20)
+    assert adam.replace(freeze_precond_at=20) == frozen
+    result = experiments.corner_case(base, 1e-4, freeze_at=20)
+    summary = result.summary.set_index("run")
+    for label, config in (("Adam", adam), ("P frozen at step 20", frozen)):
+        records = train.run(config).records.set_index("step")
+        at, end = records.loc[20], records.loc[40]
+        assert summary.loc[label, "gain"] == pytest.approx(end["ratio"] / at["ratio"])
+        assert summary.loc[label, "p_change"] == pytest.approx(end["P_median"] / at["P_median"] - 1)
+    assert summary.loc["P frozen at step 20", "p_change"] == pytest.approx(0.0, abs=1e-6)
+    assert 0 not in set(result.table["step"])  # step 0 (P = eps) is left off the charts
+    assert set(result.table["run"]) == {"Adam", "P frozen at step 20"}
+    for y in views.CORNER_QUANTITIES:
+        datasets = views.corner_chart(result, y).to_dict()["datasets"].values()
+        assert [{"step": 20.0}] in list(datasets)  # the dashed rule at the freeze
+    frame, caption = views.corner_table(result)
+    assert "ratio at step 20" in frame.columns and "38/η" in caption
+
+
+# ---------------------------------------------------------------------------------------------
+# (f) the CNN (Fig. 4)
+
+
+def cnn_result() -> experiments.CnnRuns:
+    """A CnnRuns written out by hand: two etas, three measurements each."""
+    table = pd.DataFrame(
+        {
+            "step": [50, 100, 150] * 2,
+            "eta": [5e-4] * 3 + [1e-3] * 3,
+            "precond_sharpness": [9e4, 8e4, 7.4e4, 5e4, 4e4, 3.6e4],
+            "loss": [0.5, 0.1, 0.01, 0.4, 0.05, 0.005],
+            "label": ["η=5e-4"] * 3 + ["η=1e-3"] * 3,
+            "selected": [False] * 3 + [True] * 3,
+        }
+    )
+    summary = pd.DataFrame(
+        {
+            "eta": [5e-4, 1e-3],
+            "threshold": [ADAM / 5e-4, ADAM / 1e-3],
+            "late_ratio": [0.97, 0.95],
+            "final_loss": [0.01, 0.005],
+            "status": ["step_limit"] * 2,
+        }
+    )
+    return experiments.CnnRuns(table, summary, "38/η", "cpu")
+
+
+def test_cnn_configs_train_adam_on_the_cnn_and_the_views_draw():
+    configs = experiments.cnn_configs(TASK, [5e-4], selected=1e-3)
+    assert [(c.model, c.optimizer, c.eta) for c in configs] == [
+        ("cnn", "adam", 5e-4),
+        ("cnn", "adam", 1e-3),
+    ]
+    result = cnn_result()
+    domain = SMALL.cnn_eta_range
+    rules = dataset_with(views.cnn_chart(result, "precond_sharpness", domain), "threshold")
+    assert sorted(rules["label"]) == ["38/η = 3.8e4", "38/η = 7.6e4"]
+    views.cnn_chart(result, "loss", domain).to_dict()
+    frame, caption = views.cnn_table(result)
+    assert frame["38/η"].tolist() == ["7.6e4", "3.8e4"] and caption == "Trained on: cpu."
+
+
+# ---------------------------------------------------------------------------------------------
+# panels
+
+
+def test_every_panel_starts_where_the_parameters_say():
+    P = params.FULL.replace(scale=SMALL.scale)
+    starts = {
+        panels.equilibrium_panel: (P.eq_eta, P.eq_eta_range),
+        panels.raw_rise_panel: (P.fig8_etas[0], P.fig8_eta_range),
+        panels.zoom_panel: (P.zoom_starts[0][0], P.zoom_eta_range),
+        panels.optimizer_panel: (P.opt_etas[0][1][0], P.opt_eta_range),
+        panels.corner_panel: (P.corner_eta, P.corner_eta_range),
+        panels.cnn_panel: (P.cnn_etas[0], P.cnn_eta_range),
+    }
+    for make, (eta, (low, high)) in starts.items():
+        panel = make(P)
+        assert panel.stale and panel.last_result is None, make.__name__
+        assert panel.values["eta"] == pytest.approx(eta), make.__name__
+        slider = panel.controls["eta"]
+        assert (10**slider.min, 10**slider.max) == pytest.approx((low, high)), make.__name__
+        assert panel.controls["beta1"].min == 0.5 and panel.controls["beta2"].min == 0.9
+    beta2 = {panels.raw_rise_panel: 0.99, panels.zoom_panel: 0.99, panels.corner_panel: 0.999}
+    for make, value in beta2.items():
+        assert make(P).values["beta2"] == value
+    optimizer = panels.optimizer_panel(P).controls["optimizer"]
+    assert list(optimizer.options) == [label for label, _ in P.opt_etas]
+
+
+def test_equilibrium_panel_shows_trained_settings_at_once():
+    panel = panels.equilibrium_panel(SMALL)
+    result = panel.set_and_run(eta=1e-3, beta1=0.9, beta2=0.999)
+    assert isinstance(result, experiments.Equilibrium) and result.selected == (1e-3, 0.9, 0.999)
+    grid = experiments.equilibrium_grid(SMALL)
+    assert runs.trained(experiments.equilibrium_configs(experiments.equilibrium_base(SMALL), grid))
+    before = panel.run_count
+    panel.set(beta1=0.8)  # a trained setting of the beta1 sweep: drawn without Run
+    assert panel.run_count == before + 1 and not panel.stale
+    assert panel.last_result.selected == (1e-3, 0.8, 0.999)
+    assert panel.charts[-1].frame is not None
+    panel.set(beta1=0.85)  # not trained: waits for Run
+    assert panel.stale and panel.last_result.selected == (1e-3, 0.8, 0.999)
+
+
+def test_optimizer_panel_picks_the_run_drawn_on_its_own():
+    panel = panels.optimizer_panel(SMALL)
+    result = panel.set_and_run(optimizer="Nadam", eta=2e-3)
+    assert isinstance(result, experiments.OptimizerRuns) and result.selected == ("Nadam", 2e-3)
+    panel.set(eta=1.99e-3)  # snapped onto the trained 2e-3
+    assert not panel.stale and panel.last_result.selected == ("Nadam", 2e-3)
+    panel.set(optimizer="RMSprop", eta=1e-3)
+    assert not panel.stale and panel.last_result.selected == ("RMSprop", 1e-3)
+    panel.set(eta=5e-3)
+    assert panel.stale
+
+
+def test_zoom_panel_takes_the_window_of_the_nearest_trained_eta():
+    panel = panels.zoom_panel(SMALL)
+    result = panel.set_and_run(eta=2.5e-3)  # nearer 3e-3 than 1e-3 on a log scale: window 20-30
+    assert isinstance(result, experiments.Zoom) and result.eta == pytest.approx(2.5e-3)
+    assert list(result.window["step"]) == list(range(20, 31))
+    assert len(panel.charts) == len(views.ZOOM_QUANTITIES) + 3
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+def test_figures_follow_the_papers_list():
+    assert [f.id for f in FIGURES] == ["fig1", "fig8", "fig9", "fig18", "fig5", "fig15", "fig4"]
+    for figure in FIGURES:
+        assert figure.notebook == "03_adam_aeos" and figure.trains
+        assert figure.params(fast=True).values() == params.FAST.values()
+    fig1 = FIGURES[0]
+    assert fig1.params().eq_steps == 600 and fig1.params(fast=True).eq_steps == 400
+    assert fig1.params(overrides={"eq_steps": 7}).eq_steps == 7
+    with pytest.raises(ValueError, match="eq_steps"):
+        fig1.params(overrides={"eq_step": 7})
+
+
+def test_fig1_computes_draws_and_tabulates_the_sweeps():
+    figure = FIGURES[0]
+    result = figure.compute(SMALL, None)
+    spec = json.dumps(figure.draw(result, SMALL).to_dict())
+    assert f'"domain": {json.dumps(list(SMALL.eq_eta_range))}' in spec  # the panel's colours
+    frame = figure.data(result)
+    assert sorted(frame["step"].unique()) == [5, 10, 15, 20, 25, 29]  # step 0 is left off
+    assert set(frame["sweep"]) == {"eta", "beta1", "beta2"} and frame.columns[-1] == "sweep"
+    np.testing.assert_allclose(
+        frame["threshold"], (2 + 2 * frame["beta1"]) / ((1 - frame["beta1"]) * frame["eta"])
+    )
+    np.testing.assert_allclose(frame["ratio"], frame["precond_sharpness"] / frame["threshold"])
+    assert len(frame) == 6 * 6  # six sweep members, six measurements each
+
+
+@pytest.mark.parametrize("name", ["fig8", "fig9", "fig5", "fig15"])
+def test_each_training_figure_computes_draws_and_tabulates(name):
+    figure = next(f for f in FIGURES if f.id == name)
+    result = figure.compute(SMALL, None)
+    figure.draw(result, SMALL).to_dict()
+    frame = figure.data(result)
+    expected = {
+        "fig8": (["run"], {"Adam", "frozen Adam"}),
+        "fig9": (["eta"], {1e-3, 3e-3}),
+        "fig5": (["optimizer_label"], {"RMSprop", "Nadam"}),
+        "fig15": (["run"], {"Adam", "P frozen at step 20"}),
+    }
+    (column,), values = expected[name]
+    assert set(frame[column]) == values
+    assert (frame.columns[-1] == column) == (name != "fig8")  # fig8 relabels the runs' keys
+    if name == "fig9":
+        fig18 = next(f for f in FIGURES if f.id == "fig18")
+        fig18.draw(result, SMALL).to_dict()
+        pd.testing.assert_frame_equal(fig18.data(result), frame)
+
+
+def test_fig4_draws_the_cnn_runs():
+    figure = FIGURES[-1]
+    assert len(figure.draw(cnn_result(), SMALL).to_dict()["hconcat"]) == 2
+    pd.testing.assert_frame_equal(figure.data(cnn_result()), cnn_result().table)
