@@ -60,9 +60,7 @@ __all__ = [
 FORMATS = ("png", "svg")
 
 FIGURES: dict[str, Figure] = {
-    figure.id: figure
-    for lesson in (nb01, nb02, nb03, nb04, nb05)
-    for figure in lesson.FIGURES
+    figure.id: figure for lesson in (nb01, nb02, nb03, nb04, nb05) for figure in lesson.FIGURES
 }
 """Every exportable figure by id, in notebook order."""
 

@@ -98,7 +98,7 @@ class LessonParams:
         note = "" if self.scale is None else f"<div>{html.escape(self.scale.note)}</div>"
         return (
             f'<div style="font-size:13px;"><b>Parameters ({html.escape(self.variant)} '
-            f"variant)</b>{note}<table style=\"border-collapse:collapse;\">{rows}</table></div>"
+            f'variant)</b>{note}<table style="border-collapse:collapse;">{rows}</table></div>'
         )
 
 

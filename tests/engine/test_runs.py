@@ -3,8 +3,7 @@ labels and snapping slider positions onto trained settings."""
 
 import pytest
 
-from aeos_lab.engine import runs, tasks
-from aeos_lab.engine import train
+from aeos_lab.engine import runs, tasks, train
 from aeos_lab.engine.config import RunConfig
 
 TINY = RunConfig(n_train=64, n_test=32, width=16, depth=2, steps=20, track_every=10, eig_tol=1e-2)
