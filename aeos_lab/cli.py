@@ -21,12 +21,16 @@ from aeos_lab.core.validation import canonical_name
 
 def _threshold(args: argparse.Namespace) -> int:
     from aeos_lab.core.thresholds import FROZEN_COUNTERPART, optimizer_threshold, threshold_formula
+    from aeos_lab.engine.config import optimizer_defaults
 
     method = FROZEN_COUNTERPART[canonical_name(args.optimizer, FROZEN_COUNTERPART)]
-    value = optimizer_threshold(args.optimizer, args.eta, args.beta1)
+    beta1 = args.beta1
+    if beta1 is None:
+        beta1 = optimizer_defaults(args.optimizer).get("beta1", 0.0)
+    value = optimizer_threshold(args.optimizer, args.eta, beta1)
     print(
         f"{args.optimizer}: frozen counterpart {method}, threshold {threshold_formula(method)}"
-        f" = {value:.6g} at eta={args.eta:g}, beta1={args.beta1:g}"
+        f" = {value:.6g} at eta={args.eta:g}, beta1={beta1:g}"
     )
     return 0
 
@@ -57,6 +61,7 @@ def _run(args: argparse.Namespace) -> int:
         loss_threshold=args.loss_threshold,
         freeze_at=args.freeze_at,
         freeze_eta=args.freeze_eta,
+        freeze_precond_at=args.freeze_precond_at,
         track_every=args.track_every,
         k=args.k,
         seed=args.seed,
@@ -119,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("threshold", help="print the stability threshold of an optimizer")
     p.add_argument("optimizer", help="e.g. adam, nadam, rmsprop, ema_hb, gd")
     p.add_argument("--eta", type=float, required=True, help="learning rate (> 0)")
-    p.add_argument("--beta1", type=float, default=0.9, help="momentum in [0, 1)")
+    p.add_argument(
+        "--beta1", type=float, default=None, help="momentum in [0, 1) (default: the optimizer's)"
+    )
     p.set_defaults(func=_threshold)
 
     p = sub.add_parser("run", help="train a network and track (preconditioned) sharpness")
@@ -128,9 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--eta", "--lr", dest="eta", type=float, default=1e-3, help="learning rate (> 0)"
     )
-    g.add_argument("--beta1", type=float, default=0.9, help="momentum in [0, 1)")
-    g.add_argument("--beta2", type=float, default=0.999, help="second-moment decay in [0, 1)")
-    g.add_argument("--eps", type=float, default=1e-7, help="epsilon (>= 0)")
+    own = "(default: the optimizer's own)"
+    g.add_argument("--beta1", type=float, default=None, help=f"momentum in [0, 1) {own}")
+    g.add_argument("--beta2", type=float, default=None, help=f"second-moment decay in [0, 1) {own}")
+    g.add_argument("--eps", type=float, default=None, help=f"epsilon (>= 0) {own}")
+    g.add_argument(
+        "--freeze-precond-at",
+        type=int,
+        default=None,
+        help="stop updating P from this step on (any adaptive optimizer)",
+    )
     g.add_argument(
         "--bias-correction",
         action=argparse.BooleanOptionalAction,
@@ -201,6 +215,7 @@ _OPTION_OF = {
     "batch_size": "--batch-size",
     "warmup_steps": "--warmup-steps",
     "freeze_at": "--freeze-at",
+    "freeze_precond_at": "--freeze-precond-at",
     "track_every": "--track-every",
     "loss_threshold": "--loss-threshold",
 }

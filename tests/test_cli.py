@@ -95,3 +95,20 @@ def test_eta_is_the_learning_rate_option_everywhere_with_lr_as_its_alias():
     assert parser.parse_args([*frozen, "--freeze-eta", "1e-3"]).freeze_eta == 1e-3
     assert parser.parse_args([*frozen, "--freeze-lr", "1e-3"]).freeze_eta == 1e-3
     assert parser.parse_args(["threshold", "adam", "--eta", "1e-3"]).eta == 1e-3
+
+
+def test_run_without_hyperparameters_uses_the_optimizers_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("AEOS_LAB_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "r.json"
+    argv = ["run", "--optimizer", "rmsprop", "--n", "32", "--steps", "4", "--track-every", "2"]
+    assert main([*argv, "--quiet", "--out", str(out)]) == 0
+    config = json.loads(out.read_text())["config"]
+    assert config["beta2"] == 0.99 and config["eps"] == 1e-7  # make_optimizer("rmsprop")'s
+    assert "beta1" not in config and "bias_correction" not in config  # RMSprop has neither
+
+
+def test_threshold_takes_the_optimizers_own_beta1(capsys):
+    assert main(["threshold", "adam", "--eta", "1e-3"]) == 0
+    assert "= 38000 at eta=0.001, beta1=0.9" in capsys.readouterr().out
+    assert main(["threshold", "rmsprop", "--eta", "1e-3"]) == 0
+    assert "= 2000 at eta=0.001" in capsys.readouterr().out

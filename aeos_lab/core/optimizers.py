@@ -53,6 +53,9 @@ The optimizers
     gd, standard_hb, ema_hb,          the scheme of that name, identity or fixed P
     standard_nesterov, ema_nesterov
     frozen_adam(eta, precond, b)      ema_hb with a fixed P (the paper's PrecondEMAHB)
+    freeze(name, eta, precond, ...)   any adaptive optimizer with P held fixed: its own momentum
+                                      scheme (and AdamW's weight decay) on a fixed P, the
+                                      frozen counterpart of thresholds.FROZEN_COUNTERPART
     adam(eta, b, b2, eps)             ema_hb + EMA rule, p = 1/2  (bias correction off)
     adamw(..., weight_decay=wd)       adam, bias correction on, and
                                       x_{t+1} = x_t - eta_t (P^{-1} m' + wd x_t)
@@ -127,6 +130,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from aeos_lab.core.thresholds import FROZEN_COUNTERPART
 from aeos_lab.core.validation import (
     _is_traced,
     canonical_name,
@@ -138,6 +142,7 @@ from aeos_lab.core.validation import (
 )
 
 __all__ = [
+    "ADAPTIVE",
     "OPTIMIZERS",
     "MaxMoments",
     "PreconditionedState",
@@ -150,6 +155,7 @@ __all__ = [
     "ema_hb",
     "ema_nesterov",
     "find_preconditioned_state",
+    "freeze",
     "frozen_adam",
     "gd",
     "hyperparameter_names",
@@ -635,6 +641,52 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "adagrad": adagrad,
     "adafactor": adafactor,
 }
+
+
+ADAPTIVE = ("adam", "adamw", "nadam", "amsgrad", "padam", "rmsprop", "adagrad", "adafactor")
+"""The optimizers whose P follows the gradients (a rule other than identity or fixed)."""
+
+
+def freeze(name: str, eta, precond=None, **hyperparams) -> optax.GradientTransformation:
+    """Adaptive optimizer ``name`` with its preconditioner held fixed: its frozen counterpart.
+
+    The update keeps the optimizer's own momentum scheme (:data:`FROZEN_COUNTERPART`) and, for
+    AdamW, its weight decay, with P no longer updated::
+
+        adam, amsgrad, padam, adafactor   m' = b m + (1 - b) g,  x' = x - eta P^-1 m'
+        adamw                             m' as adam,  x' = x - eta (P^-1 m' + wd x)
+        nadam                             m' as adam,  x' = x - eta P^-1 (b m' + (1 - b) g)
+        rmsprop, adagrad                  x' = x - eta P^-1 g
+
+    Nadam's bias-correction factor on the look-ahead gradient is dropped with the rest of the
+    rule: after a freeze it is plain preconditioned EMA Nesterov. ``hyperparams`` are those
+    ``name`` takes (checked as by :func:`make_optimizer`); only ``beta1`` and
+    ``weight_decay`` act after the freeze.
+
+    The state keeps the layout of ``name``'s own state, and :meth:`update` passes its
+    statistics and its P through unchanged, so a run can switch to this transformation at any
+    step and carry on with the P of its latest update (that is how
+    ``RunConfig(freeze_precond_at=...)`` works). ``precond`` is the P that :meth:`init` starts
+    from (ones when omitted).
+    """
+    key = check_hyperparameters(name, hyperparams)
+    if key not in ADAPTIVE:
+        raise ValueError(
+            f"freeze takes an adaptive optimizer ({', '.join(ADAPTIVE)}); {key} has no "
+            "preconditioner of its own to freeze"
+        )
+    _check_eta(eta)
+    defaults = {
+        p: spec.default for p, spec in inspect.signature(OPTIMIZERS[key]).parameters.items()
+    }
+    scheme = FROZEN_COUNTERPART[key]
+    beta1 = hyperparams.get("beta1", defaults.get("beta1", 0.0)) if scheme != "gd" else 0.0
+    weight_decay = (
+        hyperparams.get("weight_decay", defaults["weight_decay"]) if key == "adamw" else None
+    )
+    if precond is not None:
+        _check_precond_values(precond)
+    return _transformation(eta, scheme, beta1, _fixed_rule(precond), weight_decay=weight_decay)
 
 
 def hyperparameter_names(name: str) -> tuple[str, ...]:

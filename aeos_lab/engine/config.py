@@ -9,7 +9,9 @@ library version) is what the run cache is keyed by.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import inspect
 import json
 import math
 from dataclasses import dataclass
@@ -42,21 +44,58 @@ TASK_FIELDS = (
 """The fields that describe a task, not an optimizer or a schedule (:meth:`RunConfig.task`)."""
 MODELS = ("fc", "cnn")
 LOSSES = ("mse", "ce")
+HYPERPARAMETER_FIELDS = ("beta1", "beta2", "eps", "bias_correction")
+"""RunConfig fields passed to the optimizers that take them; None means the optimizer's own
+default (:func:`optimizer_defaults`)."""
 
 
-@dataclass(frozen=True)
+def optimizer_defaults(optimizer: str) -> dict:
+    """The :data:`HYPERPARAMETER_FIELDS` that ``optimizer`` uses, with its own documented
+    defaults (the keyword defaults of its factory in :mod:`aeos_lab.core.optimizers`), e.g.
+    ``{"beta2": 0.99, "eps": 1e-7}`` for RMSprop. Frozen Adam uses its momentum's beta1 and the
+    beta2 and eps of the Adam run that supplies its P (Adam's defaults)."""
+    from aeos_lab.core.optimizers import OPTIMIZERS
+
+    return dict(_defaults(canonical_name(optimizer, OPTIMIZERS, "optimizer")))
+
+
+@functools.cache
+def _defaults(name: str) -> tuple:
+    from aeos_lab.core.optimizers import OPTIMIZERS
+
+    def taken(name):
+        params = inspect.signature(OPTIMIZERS[name]).parameters
+        return {f: params[f].default for f in HYPERPARAMETER_FIELDS if f in params}
+
+    out = taken(name)
+    if name == "frozen_adam":
+        adam = taken("adam")
+        out.update(beta2=adam["beta2"], eps=adam["eps"])
+    return tuple(out.items())
+
+
+@dataclass(frozen=True, eq=False)
 class RunConfig:
     """Everything that determines one training run.
 
-    Optimizer: ``optimizer`` names a factory of :mod:`aeos_lab.optimizers`; ``eta`` is the peak
-    learning rate; ``beta1``, ``beta2``, ``eps`` and ``bias_correction`` are passed on to the
-    optimizers that take them (``None`` keeps the optimizer's own default), and ``extra`` holds
-    any other keyword, e.g. ``(("exponent", 0.25),)`` for Padam.
+    Optimizer: ``optimizer`` names a factory of :mod:`aeos_lab.core.optimizers`; ``eta`` is the
+    peak learning rate; ``beta1``, ``beta2``, ``eps`` and ``bias_correction`` go to the
+    optimizers that take them. Left at None they mean the optimizer's own default
+    (:func:`optimizer_defaults`: RMSprop's beta2 is 0.99, Adam's 0.999); the values a run uses
+    are :attr:`hyperparameters`. A field the optimizer ignores (beta2 for Adagrad) changes
+    neither the run, nor its cache key, nor its output. ``extra`` holds any other keyword, e.g.
+    ``(("exponent", 0.25),)`` for Padam.
+
+    Two configs are equal when they describe the same computation (equal :meth:`to_dict`):
+    ``RunConfig(optimizer="rmsprop") == RunConfig(optimizer="rmsprop", beta2=0.99)``.
 
     Frozen Adam the paper's way (Cohen et al. 2022, sec. 4): with ``optimizer="frozen_adam"``,
     ``freeze_at`` and ``freeze_eta``, an Adam run at ``freeze_eta`` from the same initialisation
     supplies P = P_{freeze_at}; the run then restarts from the initialisation with P frozen.
-    ``freeze_precond_at`` instead stops updating P in the middle of this run (paper Fig 16).
+    ``freeze_precond_at`` instead stops updating P in the middle of this run (paper Fig 16), for
+    any adaptive optimizer: from that step on the optimizer applies its own momentum rule (and
+    weight decay) with P held fixed, its frozen counterpart
+    (:func:`aeos_lab.core.optimizers.freeze`).
 
     Schedule: linear warmup eta_t = eta * min(1, (t + 1) / warmup_steps). The run stops after
     ``steps`` steps, when the train loss first drops below ``loss_threshold``, or when it
@@ -69,9 +108,9 @@ class RunConfig:
 
     optimizer: str = "adam"
     eta: float = 1e-3
-    beta1: float | None = 0.9
-    beta2: float | None = 0.999
-    eps: float | None = 1e-7
+    beta1: float | None = None
+    beta2: float | None = None
+    eps: float | None = None
     bias_correction: bool | None = None
     extra: tuple[tuple[str, float], ...] = ()
 
@@ -158,16 +197,55 @@ class RunConfig:
                 "use freeze_precond_at to freeze P in the middle of a run"
             )
         if self.freeze_precond_at is not None:
+            from aeos_lab.core.optimizers import ADAPTIVE
+
+            if self.optimizer not in ADAPTIVE:
+                raise ValueError(
+                    f"freeze_precond_at freezes the preconditioner of an adaptive optimizer "
+                    f"({', '.join(ADAPTIVE)}); {self.optimizer} has none of its own to freeze"
+                )
             check_int_at_least(self.freeze_precond_at, 1, "freeze_precond_at")
+            if self.freeze_precond_at >= self.steps:
+                raise ValueError(
+                    f"freeze_precond_at must lie in [1, steps) = [1, {self.steps}), "
+                    f"got {self.freeze_precond_at}"
+                )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
 
+        identity = json.dumps(self.to_dict(), sort_keys=True, default=_json_default)
+        object.__setattr__(self, "_identity", identity)
+
     # -- derived ---------------------------------------------------------------------------
+    @property
+    def hyperparameters(self) -> dict:
+        """The hyperparameters of :data:`HYPERPARAMETER_FIELDS` this run's optimizer uses, with
+        the values it uses: the field where set, else the optimizer's own default."""
+        return {
+            name: default if getattr(self, name) is None else getattr(self, name)
+            for name, default in _defaults(self.optimizer)
+        }
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, RunConfig):
+            return NotImplemented
+        return self._identity == other._identity
+
+    def __hash__(self) -> int:
+        return hash(self._identity)
+
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Every field, with the hyperparameters as the optimizer uses them
+        (:attr:`hyperparameters`) and those it ignores left out: what the run computes."""
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in HYPERPARAMETER_FIELDS
+        }
+        out.update(self.hyperparameters)
         out["extra"] = [list(item) for item in self.extra]
         if self.dense_window is not None:
             out["dense_window"] = list(self.dense_window)
@@ -200,7 +278,7 @@ class RunConfig:
         one vmapped computation."""
         d = self.to_dict()
         for name in ("eta", "beta1", "beta2", "freeze_eta"):
-            d.pop(name)
+            d.pop(name, None)
         return tuple(sorted((k, json.dumps(v, default=_json_default)) for k, v in d.items()))
 
     def warmup_eta(self, step) -> float:

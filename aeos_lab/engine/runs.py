@@ -52,11 +52,10 @@ def describe(config: RunConfig) -> str:
     """A short label of a run, e.g. ``"adam η=3e-4 β₁=0.9 β₂=0.999 batch 64"``; only the
     hyperparameters the optimizer uses are named."""
     parts = [config.optimizer, f"η={format_sci(config.eta, 3)}"]
-    if config.beta1 is not None and config.optimizer not in ("rmsprop", "adagrad", "gd"):
-        parts.append(f"β₁={config.beta1:g}")
-    uses_beta2 = config.optimizer not in ("adagrad", "adafactor", "gd", "ema_hb", "standard_hb")
-    if config.beta2 is not None and uses_beta2:
-        parts.append(f"β₂={config.beta2:g}")
+    used = config.hyperparameters
+    for name, symbol in (("beta1", "β₁"), ("beta2", "β₂")):
+        if name in used:
+            parts.append(f"{symbol}={used[name]:g}")
     if config.batch_size is not None:
         parts.append(f"batch {config.batch_size}")
     if config.warmup_steps:

@@ -24,7 +24,7 @@ from aeos_lab.core.formatting import format_sci
 from aeos_lab.core.precision import float64
 from aeos_lab.core.validation import check_int_at_least
 from aeos_lab.engine import cache, losses, train
-from aeos_lab.engine.config import RunConfig, stable_key
+from aeos_lab.engine.config import RunConfig, optimizer_defaults, stable_key
 
 __all__ = [
     "LOG10_P_BINS",
@@ -193,7 +193,7 @@ def precond_trace(
 
 
 def _compute_precond_trace(spec: TraceConfig, progress) -> dict:
-    eps = spec.run.eps if spec.run.eps is not None else 1e-7
+    eps = spec.run.hyperparameters["eps"]
     full_loss = _loss_kernel(spec.run.task())
     snapshots, last = set(spec.snapshots), spec.snapshots[-1]
     levels = np.asarray(list(P_QUANTILES.values()))
@@ -323,6 +323,7 @@ def isomorphism_check(config: RunConfig, precond: dict, *, steps: int = 30) -> P
     for contrast, EMA heavy ball on f from x_0. Prop. 1 says z_t = P^1/2 x_t at every step.
     """
     check_int_at_least(steps, 1, "steps")
+    beta1 = config.beta1 if config.beta1 is not None else optimizer_defaults("frozen_adam")["beta1"]
     with float64():
         problem, kernel = _isomorphism_kernel(config.task(), steps)
         as64 = functools.partial(jnp.asarray, dtype=jnp.float64)
@@ -330,7 +331,7 @@ def isomorphism_check(config: RunConfig, precond: dict, *, steps: int = 30) -> P
             jax.tree.map(as64, problem.params0),
             jax.tree.map(as64, precond),
             as64(config.eta),
-            as64(config.beta1),
+            as64(beta1),
             as64(problem.x_train),
             as64(problem.y_train),
         )
@@ -353,5 +354,5 @@ def isomorphism_check(config: RunConfig, precond: dict, *, steps: int = 30) -> P
         float(later["plain_gap"].max()),
         float(loss_gap.max()),
         config.eta,
-        config.beta1,
+        beta1,
     )

@@ -128,14 +128,18 @@ class Hyper(NamedTuple):
 
 
 def _hyper(configs: list[RunConfig], dtype) -> Hyper:
+    """The swept values of each config, the optimizer's own default where a field is unset
+    (0 for a hyperparameter the optimizer does not take)."""
+
     def column(name, default):
-        return jnp.asarray(
-            [getattr(c, name) if getattr(c, name) is not None else default for c in configs],
-            dtype=dtype,
-        )
+        values = [c.hyperparameters.get(name, default) for c in configs]
+        return jnp.asarray(values, dtype=dtype)
 
     return Hyper(
-        column("eta", 1.0), column("beta1", 0.0), column("beta2", 0.0), column("freeze_eta", 1.0)
+        jnp.asarray([c.eta for c in configs], dtype=dtype),
+        column("beta1", 0.0),
+        column("beta2", 0.0),
+        jnp.asarray([c.freeze_eta or 1.0 for c in configs], dtype=dtype),
     )
 
 
@@ -146,15 +150,16 @@ def _schedule(config: RunConfig, peak):
     return functools.partial(linear_warmup, peak, config.warmup_steps)
 
 
-def _make_optimizer(config: RunConfig, name: str, eta, hyper: Hyper, precond=None):
+def _make_optimizer(config: RunConfig, name: str, eta, hyper: Hyper, precond=None, frozen=False):
+    """Optimizer ``name`` with ``config``'s hyperparameters (beta1 and beta2 traced from
+    ``hyper``); ``frozen``: its frozen counterpart (:func:`aeos_lab.core.optimizers.freeze`)."""
     accepted = inspect.signature(optimizers.OPTIMIZERS[name]).parameters
     kwargs = dict(config.extra)
-    for field_name, value in (("beta1", hyper.beta1), ("beta2", hyper.beta2)):
-        if field_name in accepted and getattr(config, field_name) is not None:
-            kwargs[field_name] = value
-    for field_name in ("eps", "bias_correction"):
-        if field_name in accepted and getattr(config, field_name) is not None:
-            kwargs[field_name] = getattr(config, field_name)
+    for field_name, value in config.hyperparameters.items():
+        if field_name in accepted:
+            kwargs[field_name] = getattr(hyper, field_name, value)
+    if frozen:
+        return optimizers.freeze(name, eta, precond, **kwargs)
     if precond is not None:
         kwargs["precond"] = precond
     return optimizers.make_optimizer(name, eta, **kwargs)
@@ -298,13 +303,10 @@ class Static(NamedTuple):
 
 
 def _static(config: RunConfig, model, batched: bool) -> Static:
-    def placeholder(value):
-        return None if value is None else 0.5
-
+    swept = {name: 0.5 for name in ("beta1", "beta2") if name in config.hyperparameters}
     representative = config.replace(
         eta=1.0,
-        beta1=placeholder(config.beta1),
-        beta2=placeholder(config.beta2),
+        **swept,
         freeze_eta=None if config.freeze_eta is None else 1.0,
         # read by the host loop only, not by the kernels
         steps=1,
@@ -332,11 +334,13 @@ def _map(static: Static, fn, *args):
 
 
 def _tx(config: RunConfig, hyper: Hyper, precond=None, frozen: bool = False):
-    if frozen or config.optimizer == "frozen_adam":
-        return _make_optimizer(
-            config, "frozen_adam", _schedule(config, hyper.eta), hyper, precond=precond
-        )
-    return _make_optimizer(config, config.optimizer, _schedule(config, hyper.eta), hyper)
+    """The run's optimizer; ``frozen``: with P held fixed from now on (``freeze_precond_at``)."""
+    schedule = _schedule(config, hyper.eta)
+    if config.optimizer == "frozen_adam":
+        return _make_optimizer(config, "frozen_adam", schedule, hyper, precond=precond)
+    if frozen:
+        return _make_optimizer(config, config.optimizer, schedule, hyper, precond, frozen=True)
+    return _make_optimizer(config, config.optimizer, schedule, hyper)
 
 
 def _fresh_carry(params, opt_state) -> Carry:
@@ -513,7 +517,8 @@ def _split_rows(rows: list[dict], configs: list[RunConfig]) -> list[dict]:
                 break
         for rec in records:
             lr = config.warmup_eta(max(rec["step"] - 1, 0))
-            thr = float(optimizer_threshold(config.optimizer, lr, config.beta1 or 0.0))
+            beta1 = config.hyperparameters.get("beta1", 0.0)
+            thr = float(optimizer_threshold(config.optimizer, lr, beta1))
             rec.update(lr=lr, threshold=thr, ratio=rec["precond_sharpness"] / thr)
         payloads.append(
             {
@@ -598,8 +603,11 @@ def to_table(results: list[RunResult]) -> pd.DataFrame:
     frames = []
     for result in results:
         frame = result.records.copy()
+        used = result.config.hyperparameters
         for name in HYPER_COLUMNS:
-            frame[name] = getattr(result.config, name)
+            frame[name] = (
+                used.get(name) if name in ("beta1", "beta2") else getattr(result.config, name)
+            )
         frame["run"] = result.config.key()
         frame["diverged"] = result.diverged
         frames.append(frame)

@@ -1,5 +1,7 @@
 """Hessian-vector products and top-k eigensolvers, against dense numpy references."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -298,3 +300,18 @@ def test_bad_input_raises_value_error(problem):
         top_eigenpairs(lambda v: v, np.ones(4), k=5)
     with pytest.raises(ValueError, match="v0"):
         top_eigenpairs(lambda v: v, np.ones((2, 2, 2)))
+
+
+def lowered_size(k: int, n: int = 48) -> int:
+    """Length of the StableHLO text of the solver for block size k (no XLA compilation)."""
+    matrix = jnp.asarray(np.diag(np.linspace(1.0, 2.0, n)))
+    matvec = functools.partial(jnp.matmul, matrix)
+    v0 = jnp.ones((k, n))
+    solve = jax.jit(lambda v0: top_eigenpairs(matvec, v0, k=k, tol=1e-3, max_iters=2))
+    return len(solve.lower(v0).as_text())
+
+
+def test_the_compiled_solver_does_not_grow_with_k():
+    # an unrolled loop over the k block rows made the program (and compile time) grow with k
+    small, large = lowered_size(2), lowered_size(24)
+    assert large < 1.3 * small, (small, large)

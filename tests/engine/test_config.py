@@ -1,5 +1,6 @@
 import pytest
 
+from aeos_lab.engine import train
 from aeos_lab.engine.config import RunConfig
 
 
@@ -61,3 +62,61 @@ def test_warmup_schedule():
 def test_bad_config_names_the_parameter(kwargs, named):
     with pytest.raises(ValueError, match=named):
         RunConfig(**kwargs)
+
+
+# The defaults each optimizer documents (aeos_lab.core.optimizers' docstrings and signatures:
+# eps = 1e-7 everywhere, RMSprop's beta2 = 0.99, bias correction on for AdamW only).
+DOCUMENTED = {
+    "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "bias_correction": False},
+    "adamw": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "bias_correction": True},
+    "nadam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "bias_correction": False},
+    "amsgrad": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "bias_correction": False},
+    "padam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "bias_correction": False},
+    "rmsprop": {"beta2": 0.99, "eps": 1e-7},
+    "adagrad": {"eps": 1e-7},
+    "adafactor": {"beta1": 0.9, "eps": 1e-7},
+    "gd": {},
+    "ema_hb": {"beta1": 0.9},
+    "frozen_adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7},  # beta2, eps: its P's Adam
+}
+
+
+@pytest.mark.parametrize("name", list(DOCUMENTED))
+def test_an_unset_hyperparameter_is_the_optimizers_own_default(name):
+    extra = {"freeze_at": 5} if name == "frozen_adam" else {}
+    config = RunConfig(optimizer=name, **extra)
+    assert config.hyperparameters == DOCUMENTED[name]
+    assert {k: v for k, v in config.to_dict().items() if k in DOCUMENTED["adamw"]} == (
+        DOCUMENTED[name]
+    )
+
+
+def test_rmsprop_trains_with_its_own_beta2(isolated_run_cache):
+    tiny = {"n_train": 32, "width": 8, "depth": 1, "steps": 6, "track_every": 3, "eta": 1e-2}
+    plain = RunConfig(optimizer="rmsprop", **tiny)
+    assert plain == RunConfig(optimizer="rmsprop", beta2=0.99, **tiny)
+    assert plain.key() == RunConfig(optimizer="rmsprop", beta2=0.99, **tiny).key()
+    runs = {
+        beta2: train.run(RunConfig(optimizer="rmsprop", beta2=beta2, **tiny), cache=False)
+        for beta2 in (0.99, 0.999)
+    }
+    default = train.run(plain, cache=False).records
+    assert default["loss"].equals(runs[0.99].records["loss"])
+    assert not default["loss"].equals(runs[0.999].records["loss"])
+
+
+def test_a_field_the_optimizer_ignores_changes_nothing():
+    plain = RunConfig(optimizer="adagrad")
+    noisy = RunConfig(optimizer="adagrad", beta1=0.5, beta2=0.5, bias_correction=True)
+    assert plain == noisy and plain.key() == noisy.key() and hash(plain) == hash(noisy)
+    assert not {"beta1", "beta2", "bias_correction"} & set(noisy.to_dict())
+    assert RunConfig.from_dict(noisy.to_dict()) == plain
+    # and a change to a hyperparameter it uses does change the run
+    assert RunConfig(optimizer="adagrad", eps=1e-5) != plain
+
+
+def test_switching_the_optimizer_takes_the_new_ones_defaults():
+    base = RunConfig()  # nothing set: Adam's defaults
+    assert base.replace(optimizer="rmsprop").hyperparameters["beta2"] == 0.99
+    tuned = RunConfig(beta2=0.95)  # set by hand: kept
+    assert tuned.replace(optimizer="rmsprop").hyperparameters["beta2"] == 0.95

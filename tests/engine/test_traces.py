@@ -56,7 +56,8 @@ def hand_written_adam(config, steps):
     grad = jax.jit(jax.grad(lambda p: loss_of(problem.model.apply(p, x64), y64)))
     m = jax.tree.map(jnp.zeros_like, params)
     nu = jax.tree.map(jnp.zeros_like, params)
-    b1, b2, eps, eta = config.beta1, config.beta2, config.eps, config.eta
+    used = config.hyperparameters  # Adam's own defaults where the config leaves them unset
+    b1, b2, eps, eta = used["beta1"], used["beta2"], used["eps"], config.eta
     for _ in range(steps):
         g = grad(params)
         m = jax.tree.map(lambda a, b: b1 * a + (1 - b1) * b, m, g)

@@ -78,8 +78,10 @@ def test_first_measurement_matches_the_dense_hessian():
     first = result.records.iloc[0]
     assert [first["sharpness"], first["sharpness_2"]] == pytest.approx(top, rel=1e-3)
     # Adam's P at init is eps everywhere, so P^-1/2 H P^-1/2 = H / eps
-    assert first["P_max"] == pytest.approx(config.eps)
-    assert first["precond_sharpness"] == pytest.approx(top[0] / config.eps, rel=1e-3)
+    assert first["P_max"] == pytest.approx(config.hyperparameters["eps"])
+    assert first["precond_sharpness"] == pytest.approx(
+        top[0] / config.hyperparameters["eps"], rel=1e-3
+    )
 
 
 def test_divergence_stops_the_run_and_keeps_its_records():
