@@ -40,6 +40,7 @@ def _notebook(*sources: str) -> dict:
 # Controls for the checker itself, served next to the real notebooks.
 ERROR_CONTROL = "_control_error"
 STATIC_CHART_CONTROL = "_control_static_chart"
+LATE_PANEL_CONTROL = "_control_late_panel"
 CONTROLS = {
     # stderr is not an error; the exception is, and the cell after it never runs
     ERROR_CONTROL: _notebook(
@@ -58,6 +59,24 @@ CONTROLS = {
         "    eta=(1e-2, 1e-4, 1.0),\n"
         "    beta1=None,\n"
         ")\npanel",
+    ),
+    # a panel shown before its first result (as notebooks 02-05 do), then updated in place:
+    # Altair's chart widget once threw "Cannot set properties of undefined" on every update
+    LATE_PANEL_CONTROL: _notebook(
+        "import altair as alt\nimport pandas as pd\n"
+        "from aeos_lab import notebook\nfrom aeos_lab.viz import widgets\ninfo = notebook.setup()",
+        "def lines(values):\n"
+        "    return pd.DataFrame({'x': range(5), 'y': [values['eta'] * i for i in range(5)]})\n"
+        "panel = widgets.ControlPanel(\n"
+        "    lines,\n"
+        "    [lambda df: alt.Chart(df).mark_line().encode(x='x', y='y')],\n"
+        "    eta=(1e-2, 1e-4, 1.0),\n"
+        "    beta1=None,\n"
+        "    run_button=True,\n"
+        "    auto_run=False,\n"
+        ")\npanel.show()",
+        "import time\ntime.sleep(2)  # the chart is on screen\n"
+        "for eta in (0.1, 0.2, 0.3):\n    panel.set_and_run(eta=eta)\n    time.sleep(0.5)",
     ),
 }
 
@@ -115,6 +134,21 @@ def test_checker_notices_a_chart_that_does_not_change(request):
     moved = r"eta set from 1\.00e-0?2 to 0\.5 \(readout now 5\.00e-0?1\)"
     with pytest.raises(browser.NotebookCheckError, match=moved + ", but the chart did not change"):
         browser.check_notebook(chromium, server, STATIC_CHART_CONTROL, shots, expectation)
+
+
+def test_a_panel_shown_before_its_result_updates_without_page_errors(request):
+    _require_browser()
+    server, chromium, shots = request.getfixturevalue("lab")
+    expectation = browser.Expectation(timeout_s=180)
+    report = browser.check_notebook(chromium, server, LATE_PANEL_CONTROL, shots, expectation)
+    assert report.charts == 1 and report.page_errors == []
+
+
+def test_only_allow_listed_page_errors_pass():
+    errors = ["TypeError: x is undefined at foo.js:1:2", "ReferenceError: y"]
+    assert browser.unexpected_page_errors(errors) == errors  # the allow-list is empty
+    for allowed in browser.ALLOWED_PAGE_ERRORS:  # each entry says why, with a reference
+        assert allowed.pattern and allowed.reason and allowed.reference.startswith("https://")
 
 
 # --------------------------------------------------------------------------- server start-up

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aeos_lab.engine import smoke
 from aeos_lab.engine.config import RunConfig
 from aeos_lab.engine.data import DEFAULT_TASK
 from aeos_lab.engine.runs import accelerator
@@ -92,7 +93,8 @@ def choose_scale(
         raise ValueError(f"cpu_task must be one of {', '.join(CPU_TASKS)}, got {cpu_task!r}")
     fields, label = CPU_TASKS[cpu_task]
     cpu = RunConfig(**fields)
-    platform = accelerator() if platform is True else platform
+    if platform is True:
+        platform = "cpu (paper-scale smoke test)" if smoke.active() else accelerator()
     if not paper_scale:
         return Scale(
             cpu,
@@ -107,10 +109,11 @@ def choose_scale(
             "PAPER_SCALE = True, but JAX sees no GPU (it computes on the CPU), where the "
             f"paper's CIFAR-10 runs would take hours. Falling back to {label}.",
         )
+    task = {**PAPER_TASK, **(smoke.TASK if smoke.active() else {})}
     return Scale(
-        RunConfig(**PAPER_TASK),
+        RunConfig(**task),
         True,
-        f"Paper scale on {platform.upper()}: the first {PAPER_TASK['n_train']} CIFAR-10 "
+        f"Paper scale on {platform.upper()}: the first {task['n_train']} CIFAR-10 "
         "training images (downloaded once, about 170 MB), FC tanh network 3072-200x5-10, "
         "MSE loss.",
     )

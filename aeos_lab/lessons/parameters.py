@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from aeos_lab.engine import smoke
 from aeos_lab.engine.tasks import Scale, choose_scale
 
 __all__ = ["FAST_ENV", "LessonParams", "Variants", "fast_mode", "param"]
@@ -113,6 +114,9 @@ class Variants(NamedTuple):
     fast: LessonParams
     paper: LessonParams | None = None
     cpu_task: str | None = None
+    smoke: LessonParams | None = None
+    """The paper variant with tiny sizes, taken under the test-only switch of
+    :mod:`aeos_lab.engine.smoke` (its numbers mean nothing)."""
 
     def select(
         self, paper_scale: bool = False, *, fast: bool | None = None, platform=True
@@ -127,6 +131,8 @@ class Variants(NamedTuple):
                 raise ValueError("paper_scale: this lesson trains nothing, it has no paper scale")
             return (self.fast if fast else self.full).replace(variant="fast" if fast else "full")
         scale = choose_scale(paper_scale, self.cpu_task, platform=platform)
+        if scale.paper and smoke.active() and self.smoke is not None:
+            return self.smoke.replace(variant="paper (smoke test)", scale=scale)
         if scale.paper and self.paper is not None:
             return self.paper.replace(variant="paper", scale=scale)
         chosen = self.fast if fast else self.full

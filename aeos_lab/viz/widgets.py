@@ -129,8 +129,8 @@ class LiveChart:
 
     * ``"inplace"``: ``alt.JupyterChart``; a data-only change is pushed through the chart's
       dataset-update channel (the one Altair's VegaFusion support uses; a public API is
-      requested in vega/altair#3318); other changes replace the chart.
-    * ``"replace"``: ``alt.JupyterChart``, every update assigns ``jchart.chart`` (re-embed).
+      requested in vega/altair#3318); other changes show a new chart widget.
+    * ``"replace"``: ``alt.JupyterChart``, every update shows a new chart widget.
     * ``"output"``: an ``ipywidgets.Output`` cleared and redrawn on each update.
 
     A data push reaches only views already on screen: display :attr:`widget` before driving
@@ -183,6 +183,14 @@ class LiveChart:
         return kind
 
     def _render(self, chart: alt.TopLevelMixin, spec: dict) -> None:
+        """Show ``chart`` in a NEW ``JupyterChart`` (the old one is closed).
+
+        A JupyterChart's browser code registers its dataset-update listener each time it
+        embeds a spec and never removes the old ones, which stay bound to the earlier view; a
+        data push for a dataset that view lacks then throws "Cannot set properties of
+        undefined (setting 'modified')" (altair 5.5-6.x, ``altair/jupyter/js/index.js``). So a
+        chart widget here embeds exactly once: its spec, with the stable dataset names, is set
+        before it is shown, and a new layout gets a new widget instead of a re-embed."""
         if self.mode == "output":
             if self.output is None:
                 self.output = widgets.Output()
@@ -191,23 +199,22 @@ class LiveChart:
                 clear_output(wait=True)
                 display(chart)
             return
-        new = self.jchart is None
-        if new:
-            self.jchart = alt.JupyterChart(chart)  # validates; sets up params and selections
-            self.widget.children = (self.jchart,)
-        with self.jchart.hold_sync():
-            if not new:
-                self.jchart.chart = chart
-            if self.mode == "inplace":
+        old = self.jchart
+        self.jchart = alt.JupyterChart(chart)  # validates; sets up params and selections
+        if self.mode == "inplace":
+            with self.jchart.hold_sync():
                 self.jchart.spec = spec  # same spec with stable dataset names
                 self.jchart._py_to_js_updates = None
+        self.widget.children = (self.jchart,)  # shown only now, with its final spec
+        if old is not None:
+            old.close()
 
     def refresh(self) -> None:
-        """Send the whole current chart again (re-embed), e.g. after displaying it late."""
-        if self.jchart is not None:
-            self.jchart.send_state("spec")
-        elif self.chart is not None:
-            self._render(self.chart, {})
+        """Show the whole current chart again (a new widget), e.g. after displaying it late."""
+        if self.chart is not None:
+            spec = self.chart.to_dict(validate=False)
+            _split_spec(spec)
+            self._render(self.chart, spec)
 
     def _ipython_display_(self) -> None:
         display(self.widget)

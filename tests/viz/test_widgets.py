@@ -244,11 +244,16 @@ def test_layout_change_replaces_the_chart(compute):
 
     panel = widgets.ControlPanel(compute, [titled], eta=(1e-3, 1e-4, 1e-1))
     live = panel.charts[0]
+    first = live.jchart
     sent = record_sends(live)
     panel.set(eta=2e-3)
     assert live.counts == {"data": 0, "spec": 2}
-    assert "spec" in sent
+    # a new layout gets a new chart widget, embedded once with its final spec; the old one is
+    # closed (re-embedding one widget leaves stale update listeners in the browser)
+    assert live.jchart is not first and first.comm is None and sent == []
+    assert live.widget.children == (live.jchart,)
     assert live.jchart.spec["title"] == "eta = 2e-03"
+    assert set(live.jchart.spec["datasets"]) == set(live.data)  # stable names from the start
 
 
 def test_dict_results_and_keyed_charts():

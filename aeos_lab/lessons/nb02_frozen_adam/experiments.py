@@ -136,7 +136,7 @@ def precond_source(
         spread_decades=float(row["spread_decades"]),
         at_eps=float(row["at_eps"]),
         freeze_at=freeze_at,
-        eps=spec.run.eps if spec.run.eps is not None else 1e-7,
+        eps=spec.run.hyperparameters["eps"],
     )
 
 
@@ -228,7 +228,7 @@ def frozen_sweep(
         table = analysis.trajectories(group, [describe_eta(e) for e in grid])
         table["selected"] = np.isclose(table["eta"], selected) if selected is not None else False
         tables[name] = table
-    beta1 = base.beta1 if base.beta1 is not None else 0.9
+    beta1 = base.hyperparameters["beta1"]
     rows = []
     for eta, fr, ad in zip(grid, frozen_results, adam_results, strict=True):
         rows.append(

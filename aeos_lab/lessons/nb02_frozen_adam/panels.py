@@ -45,8 +45,8 @@ def panel_from_base(
         charts,
         ready,
         eta=(base.eta, *eta_range),
-        beta1=base.beta1,
-        beta2=base.beta2,
+        beta1=base.hyperparameters["beta1"],
+        beta2=base.hyperparameters["beta2"],
         beta1_low=beta1_low,
         **controls,
     )

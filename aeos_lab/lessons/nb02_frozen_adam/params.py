@@ -56,7 +56,16 @@ PAPER = FULL.replace(
     trace_every=20,
     frozen_eta_range=(1e-6, 1e-3),  # the lab's (1e-4, 1e-2) would not hold the paper's etas
 )
-VARIANTS = Variants("02_frozen_adam", FULL, FAST, PAPER, cpu_task="lab")
+SMOKE = PAPER.replace(  # test-only (aeos_lab.engine.smoke): the paper path at tiny sizes
+    steps=20,
+    track_every=10,
+    freeze_at=10,
+    frozen_etas=(1e-5, 2e-5),
+    snapshots=(0, 5),
+    trace_every=5,
+    prop1_steps=3,
+)
+VARIANTS = Variants("02_frozen_adam", FULL, FAST, PAPER, cpu_task="lab", smoke=SMOKE)
 
 
 def select(paper_scale: bool = False, **kwargs) -> Params:

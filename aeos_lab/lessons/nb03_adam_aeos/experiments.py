@@ -25,7 +25,7 @@ import pandas as pd
 
 from aeos_lab.core import thresholds
 from aeos_lab.engine import analysis, runs
-from aeos_lab.engine.config import RunConfig
+from aeos_lab.engine.config import RunConfig, optimizer_defaults
 from aeos_lab.lessons.nb02_frozen_adam.experiments import (
     FrozenSweep,
     adam_config,
@@ -118,7 +118,8 @@ def adam_at(base: RunConfig, eta: float, beta1: float, beta2: float) -> RunConfi
 
 
 def _beta1(base: RunConfig) -> float:
-    return base.beta1 if base.beta1 is not None else 0.9
+    """The beta1 Adam uses in runs from ``base`` (Adam's own default where unset)."""
+    return base.beta1 if base.beta1 is not None else optimizer_defaults("adam")["beta1"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,7 +414,7 @@ def zoom(
         eigs=eigs,
         crossings=analysis.threshold_crossings(window),
         threshold=float(window["threshold"].iloc[-1]),
-        formula=thresholds.threshold_formula("adam", base.beta1),
+        formula=thresholds.threshold_formula("adam", _beta1(base)),
         mean_top_share=float(share.mean()),
         burst_top_share=float(share[bursts].mean()),
         quiet_top_share=float(share[quiet].mean()),
@@ -599,7 +600,7 @@ def corner_case(
                 "sharpness_change": float(last["sharpness"] / at["sharpness"] - 1),
             }
         )
-    formula = thresholds.threshold_formula("adam", base.beta1)
+    formula = thresholds.threshold_formula("adam", _beta1(base))
     return CornerCase(table, pd.DataFrame(rows), freeze_at, eta, formula)
 
 

@@ -143,7 +143,31 @@ PAPER = FULL.replace(
     cnn_steps=2000,
     cnn_n_train=None,
 )
-VARIANTS = Variants("03_adam_aeos", FULL, FAST, PAPER, cpu_task="lab")
+SMOKE = PAPER.replace(  # test-only (aeos_lab.engine.smoke): the paper path at tiny sizes
+    eq_steps=20,
+    eq_track=10,
+    eq_etas=(1e-4,),
+    eq_beta1s=(0.8, 0.9),
+    eq_beta2s=(0.999,),
+    fig8_steps=20,
+    fig8_track=10,
+    fig8_etas=(1e-4,),
+    freeze_at=10,
+    zoom_length=3,
+    zoom_starts=((1e-4, 10),),
+    zoom_k=2,
+    opt_steps=10,
+    opt_track=10,
+    opt_etas=(("Adam, bias-corrected", (1e-3,)), ("Adagrad", (1e-1,))),
+    corner_steps=20,
+    corner_freeze=10,
+    corner_track=10,
+    cnn_etas=(1e-4,),
+    cnn_steps=4,
+    cnn_track=2,
+    cnn_n_train=16,
+)
+VARIANTS = Variants("03_adam_aeos", FULL, FAST, PAPER, cpu_task="lab", smoke=SMOKE)
 
 
 def select(paper_scale: bool = False, **kwargs) -> Params:

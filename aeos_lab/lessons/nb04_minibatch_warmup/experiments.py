@@ -250,7 +250,8 @@ def threshold_path(config: RunConfig, points: int = 200) -> pd.DataFrame:
     ).astype(int)
     grid = grid[grid >= 1]
     lr = np.array([config.warmup_eta(int(s) - 1) for s in grid])
-    thr = thresholds.optimizer_threshold(config.optimizer, lr, config.beta1 or 0.0)
+    beta1 = config.hyperparameters.get("beta1", 0.0)
+    thr = thresholds.optimizer_threshold(config.optimizer, lr, beta1)
     return pd.DataFrame({"step": grid, "lr": lr, "threshold": np.asarray(thr, float)})
 
 
@@ -358,7 +359,9 @@ def warmup_run(
         warmup_steps=config.warmup_steps,
         steps=config.steps,
         status=result.status,
-        formula=thresholds.threshold_formula(config.optimizer, config.beta1 or 0.0),
+        formula=thresholds.threshold_formula(
+            config.optimizer, config.hyperparameters.get("beta1", 0.0)
+        ),
         reach=reach,
         band=tuple(band),
     )

@@ -66,7 +66,18 @@ FAST = FULL.replace(
     break_track_every=50,
 )
 PAPER = None  # no paper sizes: on the paper's task the full sizes run
-VARIANTS = Variants("04_minibatch_and_warmup", FULL, FAST, PAPER, cpu_task="default")
+SMOKE = FULL.replace(  # test-only (aeos_lab.engine.smoke): the paper path at tiny sizes
+    track_every=10,
+    batch_sizes=(64, None),
+    batch_etas=(1e-3,),
+    batch_steps=20,
+    warmup=20,
+    after_warmup=10,
+    break_warmup=10,
+    break_after=10,
+    break_track_every=10,
+)
+VARIANTS = Variants("04_minibatch_and_warmup", FULL, FAST, PAPER, cpu_task="default", smoke=SMOKE)
 
 
 def select(paper_scale: bool = False, **kwargs) -> Params:

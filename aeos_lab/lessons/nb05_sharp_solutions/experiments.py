@@ -121,8 +121,8 @@ def solutions(results: Sequence, loss_threshold: float) -> pd.DataFrame:
         row = {
             "optimizer": config.optimizer,
             "eta": config.eta,
-            "beta1": config.beta1,
-            "beta2": config.beta2 if config.optimizer != "ema_hb" else None,
+            "beta1": config.hyperparameters.get("beta1"),
+            "beta2": config.hyperparameters.get("beta2"),
             "batch": runs.batch_label(config),
             "batch_size": config.batch_size,
             "status": result.status,

@@ -69,7 +69,20 @@ FAST = FULL.replace(
     compare_etas=(2e-4, 4e-4),
 )
 PAPER = None  # no paper sizes: on the paper's task the full sizes run
-VARIANTS = Variants("05_sharp_solutions", FULL, FAST, PAPER, cpu_task="default")
+SMOKE = FULL.replace(  # test-only (aeos_lab.engine.smoke): the paper path at tiny sizes
+    max_steps=20,
+    track_every=10,
+    etas=(1e-3, 2e-3),
+    beta2s=(0.99, 0.999),
+    large_batch=32,
+    large_batch_etas=(1e-3,),
+    large_batch_beta2s=(0.999,),
+    large_batch_steps=20,
+    large_batch_track_every=10,
+    compare_etas=(2e-4,),
+    momentum_etas=(0.5,),
+)
+VARIANTS = Variants("05_sharp_solutions", FULL, FAST, PAPER, cpu_task="default", smoke=SMOKE)
 
 
 def select(paper_scale: bool = False, **kwargs) -> Params:
