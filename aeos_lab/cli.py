@@ -152,7 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Adam-style bias correction (default: the optimizer's own)",
     )
     g = p.add_argument_group("data and model")
-    g.add_argument("--dataset", default="digits", help="digits (default), cifar10, cifar100")
+    g.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits (default), gauss (the micro task), cifar10, cifar100",
+    )
     g.add_argument("--n", type=int, default=None, help="number of training examples")
     g.add_argument("--label-noise", type=float, default=None, help="fraction of noisy labels")
     g.add_argument("--model", default="fc", help="fc or cnn")

@@ -27,7 +27,7 @@ from aeos_lab.core.validation import (
     check_positive,
 )
 
-DATASETS = ("digits", "cifar10", "cifar100")
+DATASETS = ("digits", "gauss", "cifar10", "cifar100")
 TASK_FIELDS = (
     "dataset",
     "n_train",

@@ -268,6 +268,57 @@ def digits_task(
     )
 
 
+GAUSS_TASK = {"n_train": 256, "n_test": 64}
+"""The micro task's sizes (:func:`gauss_task`)."""
+GAUSS_DIM, GAUSS_OUTPUTS = 4, 2
+
+
+def gauss_task(
+    n_train: int = GAUSS_TASK["n_train"],
+    n_test: int = GAUSS_TASK["n_test"],
+    label_noise: float = 0.0,
+    seed: int = 0,
+    flatten: bool = True,
+    dtype=np.float32,
+) -> Task:
+    """The micro task: ``n_train`` inputs x ~ N(0, I_4) with regression targets y ~ N(0, I_2),
+    all independent (``numpy.random.default_rng(seed)``), and ``n_test`` more held out.
+
+    Random targets cannot be fitted exactly by a small network once there are more points
+    than parameters (the 4-12-12-2 tanh network has 216), so the loss stays away from zero
+    and progressive sharpening keeps going: the adaptive edge of stability shows within a few
+    thousand full-batch steps, each costing microseconds. ``labels`` are argmax(y), so the
+    "accuracy" columns of a run on this task mean nothing; ``label_noise`` must be 0.
+    """
+    n_train = check_int_at_least(n_train, 1, "n_train")
+    n_test = check_int_at_least(n_test, 0, "n_test")
+    if _check_fraction(label_noise, "label_noise") != 0.0:
+        raise ValueError(f"label_noise must be 0 for the gauss task (no labels), got {label_noise}")
+    seed = check_int_at_least(seed, 0, "seed")
+    dtype = _check_dtype(dtype)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_train + n_test, GAUSS_DIM))
+    y = rng.standard_normal((n_train + n_test, GAUSS_OUTPUTS))
+    labels = np.argmax(y, axis=1)
+    return Task(
+        name="gauss",
+        x_train=x[:n_train].astype(dtype),
+        y_train=y[:n_train].astype(dtype),
+        x_test=x[n_train:].astype(dtype),
+        y_test=y[n_train:].astype(dtype),
+        labels=labels[:n_train],
+        test_labels=labels[n_train:],
+        clean_labels=labels[:n_train],
+        corrupted=np.zeros(n_train, dtype=bool),
+        num_classes=GAUSS_OUTPUTS,
+        image_shape=(GAUSS_DIM,),
+        mean=np.zeros(GAUSS_DIM, dtype),
+        std=np.ones(GAUSS_DIM, dtype),
+        label_noise=0.0,
+        seed=seed,
+    )
+
+
 # --------------------------------------------------------------------------- downloads
 
 
@@ -427,8 +478,12 @@ def cifar_task(
 
 
 def load_task(name: str = "digits", **kwargs) -> Task:
-    """Task by name: "digits" (:func:`digits_task`), "cifar10" / "cifar100" (:func:`cifar_task`)."""
-    key = canonical_name(str(name).replace("-", ""), ("digits", "cifar10", "cifar100"), "dataset")
+    """Task by name: "digits" (:func:`digits_task`), "gauss" (:func:`gauss_task`), "cifar10"
+    / "cifar100" (:func:`cifar_task`)."""
+    names = ("digits", "gauss", "cifar10", "cifar100")
+    key = canonical_name(str(name).replace("-", ""), names, "dataset")
     if key == "digits":
         return digits_task(**kwargs)
+    if key == "gauss":
+        return gauss_task(**kwargs)
     return cifar_task(key, **kwargs)

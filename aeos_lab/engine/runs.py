@@ -16,7 +16,7 @@ import jax
 from aeos_lab.core.formatting import format_sci
 from aeos_lab.engine import train
 from aeos_lab.engine.config import RunConfig
-from aeos_lab.engine.data import DEFAULT_TASK
+from aeos_lab.engine.data import DEFAULT_TASK, GAUSS_TASK
 
 __all__ = [
     "accelerator",
@@ -67,7 +67,9 @@ def examples_per_step(config: RunConfig) -> int:
     """Examples in one gradient: the batch size, or the training-set size for full batch."""
     n = config.n_train
     if n is None:
-        n = DEFAULT_TASK["n_train"] if config.dataset == "digits" else 5000
+        n = {"digits": DEFAULT_TASK["n_train"], "gauss": GAUSS_TASK["n_train"]}.get(
+            config.dataset, 5000
+        )
     return n if config.batch_size is None else min(config.batch_size, n)
 
 

@@ -12,11 +12,12 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 from aeos_lab.core import optimizers
 from aeos_lab.core.thresholds import optimizer_threshold
-from aeos_lab.engine import train
+from aeos_lab.engine import data, train
 from aeos_lab.engine.config import RunConfig
 
 TINY = RunConfig(n_train=64, n_test=32, width=16, depth=2, steps=30, track_every=10, eta=1e-3)
@@ -200,7 +201,7 @@ def test_table_is_tidy_one_row_per_run_and_step():
 
 SHARDED_SCRIPT = """
 import json
-from aeos_lab.engine import train
+from aeos_lab.engine import data, train
 from aeos_lab.engine.config import RunConfig
 import jax
 base = RunConfig(**json.loads({config!r}))
@@ -228,3 +229,36 @@ def test_sweep_shards_runs_across_devices_and_matches_one_device():
     for i, result in enumerate(single):
         np.testing.assert_allclose(sharded["losses"][i], result.records["loss"], rtol=2e-3)
         np.testing.assert_allclose(sharded["sharpness"][i], result.records["sharpness"], rtol=2e-3)
+
+
+def test_fused_mode_records_what_the_host_loop_records(monkeypatch):
+    """A small model measures inside one compiled scan; the records equal the host loop's."""
+    config = RunConfig(
+        dataset="gauss",
+        width=12,
+        depth=2,
+        steps=60,
+        track_every=20,
+        dense_window=(40, 44),
+        eta=1e-2,
+        k=2,
+        dtype="float64",
+    )
+    fused = train.run(config, cache=False)
+    monkeypatch.setattr(train, "FUSED_MAX_PARAMS", 0)  # the documented switch-over size
+    host = train.run(config, cache=False)
+    assert list(fused.records["step"]) == [0, 20, 40, 41, 42, 43, 44, 60]
+    pd.testing.assert_frame_equal(fused.records, host.records, rtol=1e-8)
+    frozen = config.replace(optimizer="frozen_adam", freeze_at=10)
+    assert train.run(frozen, cache=False).records["ratio"].notna().all()
+
+
+def test_the_gauss_task_is_seeded_gaussian_regression():
+    task = data.gauss_task(n_train=8, n_test=3, seed=1)
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((11, 4)), rng.standard_normal((11, 2))
+    np.testing.assert_allclose(task.x_train, x[:8], rtol=1e-6)
+    np.testing.assert_allclose(task.y_test, y[8:], rtol=1e-6)
+    assert task.input_shape == (4,) and task.num_classes == 2
+    with pytest.raises(ValueError, match="label_noise must be 0"):
+        data.gauss_task(label_noise=0.1)
