@@ -24,6 +24,7 @@ __all__ = [
     "describe",
     "examples_per_step",
     "pending",
+    "provenance",
     "run_configs",
     "slider_beta",
     "snap",
@@ -113,6 +114,20 @@ def run_configs(configs: Sequence[RunConfig], progress: Callable | None = None) 
         train.sweep(group, progress=report)
         done += work
     return train.sweep(configs, progress=False)
+
+
+def provenance(configs: Sequence[RunConfig]) -> str:
+    """Where the runs of ``configs`` shown now came from, for a panel's status line: e.g.
+    "precomputed (aeos-lab 0.1.0, built 2026-12-06 on cpu)", "computed now", or a count per
+    source ("2 precomputed (...), 1 computed now") when they differ. Runs this session does not
+    hold yet count as "not computed yet"."""
+    counts: dict[str, int] = {}
+    for config in {c.key(): c for c in configs}.values():
+        source = train.source_of(config) or "not computed yet"
+        counts[source] = counts.get(source, 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{n} {source}" for source, n in counts.items())
 
 
 def snap(value: float, grid: Sequence[float], rel: float = 0.03) -> float:

@@ -17,7 +17,7 @@ from aeos_lab.engine.config import RunConfig
 from aeos_lab.engine.data import DEFAULT_TASK
 from aeos_lab.engine.runs import accelerator
 
-__all__ = ["CPU_TASKS", "LAB_TASK", "PAPER_TASK", "Scale", "choose_scale"]
+__all__ = ["CPU_TASKS", "LAB_TASK", "MICRO_TASK", "PAPER_TASK", "Scale", "choose_scale"]
 
 LAB_TASK = {
     "dataset": "digits",
@@ -35,6 +35,14 @@ loss falls slowly and progressive sharpening goes on for the whole run. With 30%
 default task) the frozen-Adam and AEoS effects show too, but Adam's raw sharpness rises less
 late in a run (measured: +12% against +34% at eta = 1e-4, beta2 = 0.99, over steps 1000-1500),
 and it is that rise which notebooks 02 and 03 contrast with frozen Adam."""
+
+MICRO_TASK = {"dataset": "gauss", "model": "fc", "width": 12, "depth": 2}
+"""The micro task of the live panels of notebooks 02 and 03
+(:func:`aeos_lab.engine.data.gauss_task`): a tanh network 4-12-12-2 (216 parameters) on 256
+Gaussian points with Gaussian targets. It cannot interpolate its 256 random targets, so it keeps
+sharpening, and a 3000-step run with 151 measurements takes about a third of a second (fused
+mode, :data:`aeos_lab.engine.train.FUSED_MAX_PARAMS`): small enough to recompute on every
+slider release."""
 
 PAPER_TASK = {
     "dataset": "cifar10",
@@ -60,6 +68,11 @@ CPU_TASKS = {
         LAB_TASK,
         "the lab task: 1,500 digits with random labels, FC tanh network of width 100 and "
         "depth 5, full batch, MSE loss",
+    ),
+    "micro": (
+        MICRO_TASK,
+        "the micro task: 256 random Gaussian points in 4 dimensions with random Gaussian "
+        "targets, tanh network 4-12-12-2 (216 parameters), full batch, MSE loss",
     ),
 }
 """Name -> (RunConfig fields, a sentence describing the task) of the CPU tasks."""

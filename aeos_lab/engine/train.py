@@ -30,6 +30,7 @@ diverged; it stops there and keeps every record made before.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import os
@@ -638,7 +639,11 @@ def _scalar(value):
 
 @dataclass
 class RunResult:
-    """One finished run: its config, its records (one row per measurement) and how it ended."""
+    """One finished run: its config, its records (one row per measurement) and how it ended.
+
+    ``source`` says where this copy came from: :data:`COMPUTED` (trained in this session),
+    :data:`RUN_CACHE` (the user's run cache on disk) or the bank's provenance line, e.g.
+    "precomputed (aeos-lab 0.1.0, built 2026-12-06 on cpu)" (:mod:`aeos_lab.engine.bank`)."""
 
     config: RunConfig
     records: pd.DataFrame
@@ -646,6 +651,7 @@ class RunResult:
     diverged: bool
     steps_done: int
     device: str
+    source: str = "computed now"
 
     @classmethod
     def from_payload(cls, payload: dict) -> RunResult:
@@ -670,6 +676,10 @@ class RunResult:
 
     def table(self) -> pd.DataFrame:
         return to_table([self])
+
+
+COMPUTED, RUN_CACHE = "computed now", "your run cache"
+"""Values of :attr:`RunResult.source` besides the bank's provenance line."""
 
 
 HYPER_COLUMNS = (
@@ -735,7 +745,8 @@ def sweep(
         hit = _memory.get(key) if cache else None
         if hit is None and cache:
             payload = run_cache.load(key)
-            hit = RunResult.from_payload(payload) if payload is not None else None
+            if payload is not None:
+                hit = dataclasses.replace(RunResult.from_payload(payload), source=RUN_CACHE)
         if hit is not None:
             results[key] = _memory[key] = hit
         else:
@@ -756,6 +767,13 @@ def sweep(
                 _memory[key] = result
                 run_cache.save(key, payload)
     return [results[c.key()] for c in configs]
+
+
+def source_of(config: RunConfig) -> str | None:
+    """Where the result of ``config`` that this session holds came from
+    (:attr:`RunResult.source`), or None when it holds none yet."""
+    hit = _memory.get(config.key())
+    return None if hit is None else hit.source
 
 
 def is_cached(config: RunConfig) -> bool:

@@ -404,7 +404,8 @@ class ControlPanel:
     cache, or one for which ``ready(values)`` is True (e.g. all its training runs are on disk),
     is shown at once. Results are memoised by value (``cache_size`` entries, least
     recently used dropped); errors never reach the kernel: they show in the status line and
-    are kept in :attr:`last_error`.
+    are kept in :attr:`last_error`. ``source(values)``, when given, says in the status line
+    where the picture's data came from (precomputed, the run cache, computed now).
     """
 
     def __init__(
@@ -421,10 +422,12 @@ class ControlPanel:
         run_button: bool = False,
         auto_run: bool | None = None,
         ready: Callable[[dict], bool] | None = None,
+        source: Callable[[dict], str] | None = None,
         cache_size: int = 128,
     ):
         self.compute = compute
         self.ready = ready
+        self.source = source
         self._wants_progress = "progress" in inspect.signature(compute).parameters
         if isinstance(charts, LiveChart) or callable(charts):
             charts = [charts]
@@ -599,8 +602,14 @@ class ControlPanel:
             "total_ms": 1e3 * (done - start),
             "cached": cached,
         }
-        source = "cached result" if cached else "updated"
-        self._show(f"Ready: {source} in {self.last_timing['total_ms']:.0f} ms.")
+        how = "cached result" if cached else "updated"
+        where = ""
+        if self.source is not None:
+            try:
+                where = f" Runs: {html.escape(self.source(dict(values)))}."
+            except Exception:  # a status line never breaks a panel
+                where = ""
+        self._show(f"Ready: {how} in {self.last_timing['total_ms']:.0f} ms.{where}")
         return result
 
     def show(self) -> None:

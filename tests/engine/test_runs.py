@@ -71,3 +71,14 @@ def test_run_configs_trains_once_reports_progress_then_uses_the_cache():
     again = []
     second = runs.run_configs(configs, lambda d, t, m: again.append(d))
     assert again == [] and second[0].records.equals(first[0].records)
+
+
+def test_provenance_says_where_each_run_came_from():
+    configs = [TINY.replace(eta=1e-3), TINY.replace(eta=3e-3)]
+    assert runs.provenance(configs) == "not computed yet"
+    runs.run_configs(configs[:1])
+    assert runs.provenance(configs) == "1 computed now, 1 not computed yet"
+    train._memory.clear()
+    runs.run_configs(configs)  # the first from the disk cache, the second trained
+    assert runs.provenance(configs) == "1 your run cache, 1 computed now"
+    assert train.source_of(configs[0]) == train.RUN_CACHE
