@@ -405,7 +405,8 @@ class ControlPanel:
     is shown at once. Results are memoised by value (``cache_size`` entries, least
     recently used dropped); errors never reach the kernel: they show in the status line and
     are kept in :attr:`last_error`. ``source(values)``, when given, says in the status line
-    where the picture's data came from (precomputed, the run cache, computed now).
+    where the picture's data came from (precomputed, the run cache, computed now);
+    ``estimate(values)`` (seconds, or None) how long Run will take for a new setting.
     """
 
     def __init__(
@@ -423,11 +424,13 @@ class ControlPanel:
         auto_run: bool | None = None,
         ready: Callable[[dict], bool] | None = None,
         source: Callable[[dict], str] | None = None,
+        estimate: Callable[[dict], float | None] | None = None,
         cache_size: int = 128,
     ):
         self.compute = compute
         self.ready = ready
         self.source = source
+        self.estimate = estimate
         self._wants_progress = "progress" in inspect.signature(compute).parameters
         if isinstance(charts, LiveChart) or callable(charts):
             charts = [charts]
@@ -539,12 +542,22 @@ class ControlPanel:
         except Exception:  # an invalid setting: Run reports it in the status line
             return False
 
+    def _eta_text(self) -> str:
+        """" (about 40 s)" from ``estimate(values)``, or "" without an estimate."""
+        try:
+            seconds = None if self.estimate is None else self.estimate(dict(self.values))
+        except Exception:  # a status line never breaks a panel
+            seconds = None
+        if seconds is None:
+            return ""
+        return f" (about {seconds:.0f} s on this machine)" if seconds >= 1 else " (under 1 s)"
+
     def _controls_changed(self) -> None:
         if not self.run_button or self._is_ready(self.values):
             self.run()
         else:
             self.stale = True
-            self._show("Settings changed: press <b>Run</b> to compute.")
+            self._show(f"Settings changed: press <b>Run</b> to compute{self._eta_text()}.")
 
     # ----------------------------------------------------------------- computing
 
