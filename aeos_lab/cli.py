@@ -8,6 +8,9 @@ Subcommands:
 The learning rate is ``--eta`` everywhere (``--lr`` and ``--freeze-lr`` are kept as aliases).
   reproduce   export a paper figure as PNG or SVG with its data, e.g.
               ``aeos-lab reproduce fig1 --out figures``; ``aeos-lab reproduce --list``
+  bank        the bank of precomputed network runs (:mod:`aeos_lab.precompute`):
+              ``aeos-lab bank build [--lessons nb02,nb03] [--limit N]``,
+              ``aeos-lab bank verify --sample N [--seed S]``, ``aeos-lab bank info``
 """
 
 from __future__ import annotations
@@ -113,6 +116,35 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bank(args: argparse.Namespace) -> int:
+    from aeos_lab import precompute
+
+    if args.bank_command == "build":
+        lessons = None if args.lessons is None else [n for n in args.lessons.split(",") if n]
+        if args.limit is not None and args.limit < 0:
+            raise ValueError(f"limit must be >= 0, got {args.limit}")
+        if lessons is not None and args.paper:
+            lessons = [n if n.endswith("-paper") else f"{n}-paper" for n in lessons]
+        if args.group_size < 1:
+            raise ValueError(f"group_size must be >= 1, got {args.group_size}")
+        precompute.build(
+            lessons,
+            limit=args.limit,
+            directory=args.dir,
+            paper=args.paper,
+            group_size=args.group_size,
+            dry_run=args.dry_run,
+        )
+        return 0
+    if args.bank_command == "verify":
+        if args.sample < 1:
+            raise ValueError(f"sample must be >= 1, got {args.sample}")
+        checks = precompute.verify(args.sample, seed=args.seed, directory=args.dir)
+        return 0 if checks and all(check.ok for check in checks) else 1
+    precompute.info(args.dir)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aeos-lab",
@@ -207,6 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=2.0, help="pixel scale of PNG output (> 0)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_reproduce)
+
+    p = sub.add_parser("bank", help="the bank of precomputed network runs: build, verify, info")
+    bank_sub = p.add_subparsers(dest="bank_command", required=True)
+    where = "bank folder (default: $AEOS_LAB_BANK_DIR, else the package's aeos_lab/bank)"
+    b = bank_sub.add_parser("build", help="train the runs the lessons' panels need")
+    b.add_argument("--lessons", default=None, help="comma-separated, e.g. nb02,nb03 (default all)")
+    b.add_argument("--limit", type=int, default=None, help="train at most N entries now")
+    b.add_argument("--dry-run", action="store_true", help="only list what is missing")
+    b.add_argument(
+        "--paper", action="store_true", help="the paper-scale bank (CIFAR-10; needs a GPU)"
+    )
+    b.add_argument(
+        "--group-size", type=int, default=32, help="runs per vmapped sweep on an accelerator"
+    )
+    b.add_argument("--dir", default=None, help=where)
+    b = bank_sub.add_parser("verify", help="recompute random entries and compare summaries")
+    b.add_argument("--sample", type=int, default=10, help="entries to recompute (default 10)")
+    b.add_argument("--seed", type=int, default=0, help="seed of the random choice")
+    b.add_argument("--dir", default=None, help=where)
+    b = bank_sub.add_parser("info", help="list the bank's files, entries, sizes, provenance")
+    b.add_argument("--dir", default=None, help=where)
+    p.set_defaults(func=_bank)
     return parser
 
 

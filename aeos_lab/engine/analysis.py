@@ -1,4 +1,4 @@
-"""Summaries of training runs, computed from the tidy table of :func:`aeos_lab.train.to_table`.
+"""Summaries of training runs, from the tidy table of :func:`aeos_lab.engine.results.to_table`.
 
 Every notebook from 02 on asks the same few questions of a run: where does the preconditioned
 sharpness settle relative to its threshold (the median of ``ratio`` late in the run), how sharp
@@ -12,8 +12,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from aeos_lab.engine.results import HYPER_COLUMNS, RunResult, to_table
 from aeos_lab.engine.runs import describe
-from aeos_lab.engine.train import HYPER_COLUMNS, RunResult, to_table
 
 
 def late(records: pd.DataFrame, fraction: float = 0.5, step: str = "step") -> pd.DataFrame:
@@ -79,7 +79,7 @@ def table(results: list[RunResult], min_step: int = 0) -> pd.DataFrame:
 
 
 def trajectories(results: list[RunResult], labels: list[str] | None = None) -> pd.DataFrame:
-    """The tidy table of ``results`` (:func:`aeos_lab.engine.train.to_table`) plus a ``label``
+    """The tidy table of ``results`` (:func:`aeos_lab.engine.results.to_table`) plus a ``label``
     column (default: :func:`aeos_lab.engine.runs.describe` of each config).
 
     Step 0 is dropped for adaptive optimizers: there nu = 0, so P = eps and the preconditioned

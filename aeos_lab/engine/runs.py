@@ -2,19 +2,21 @@
 progress line; short run labels; snapping slider values onto trained settings.
 
 A lesson's experiment builds its configs, calls :func:`run_configs` and summarises the
-:class:`~aeos_lab.engine.train.RunResult` objects it gets back. A panel asks :func:`trained`
-whether a setting can be drawn at once (every run it needs is in the run cache) or has to wait
-for its Run button.
+:class:`~aeos_lab.engine.results.RunResult` objects it gets back. A panel asks :func:`trained`
+whether a setting can be drawn at once (every run it needs is in the bank or the run cache) or
+has to wait for its Run button, and :func:`estimate_seconds` how long that Run will take.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable, Sequence
 
 import jax
 
 from aeos_lab.core.formatting import format_sci
-from aeos_lab.engine import train
+from aeos_lab.engine import bank, train
 from aeos_lab.engine.config import RunConfig
 from aeos_lab.engine.data import DEFAULT_TASK, GAUSS_TASK
 
@@ -22,6 +24,7 @@ __all__ = [
     "accelerator",
     "batch_label",
     "describe",
+    "estimate_seconds",
     "examples_per_step",
     "pending",
     "provenance",
@@ -39,14 +42,39 @@ def accelerator() -> str | None:
 
 
 def pending(configs: Sequence[RunConfig]) -> list[RunConfig]:
-    """The configs with no finished run in the run cache, in order and without repeats."""
+    """The configs with no finished run in memory, the bank or the run cache, in order and
+    without repeats."""
     unique = {config.key(): config for config in configs}
     return [config for config in unique.values() if not train.is_cached(config)]
 
 
 def trained(configs: Sequence[RunConfig]) -> bool:
-    """Whether every config has a finished run in the run cache (then it loads at once)."""
+    """Whether every config has a finished run in memory, the bank or the run cache (then it
+    loads at once)."""
     return all(train.is_cached(config) for config in configs)
+
+
+_session_rates: dict[str, list[float]] = {}
+"""Seconds per training step (:func:`aeos_lab.engine.bank.units`) of the runs
+:func:`run_configs` trained in this session, under both of their
+:func:`~aeos_lab.engine.bank.timing_keys`."""
+
+
+def estimate_seconds(configs: Sequence[RunConfig]) -> float | None:
+    """About how long training the configs not yet available (:func:`pending`) takes here:
+    their steps times the median seconds per step of runs on the same task, measured in this
+    session if any were trained, else recorded in the bank on this kind of device
+    (:func:`aeos_lab.engine.bank.seconds_per_unit`). 0.0 when nothing is pending; None when a
+    pending config's task has no timing (a panel then shows no estimate)."""
+    total = 0.0
+    for config in pending(configs):
+        coarse, fine = bank.timing_keys(config)
+        rates = _session_rates.get(fine) or _session_rates.get(coarse)
+        rate = statistics.median(rates) if rates else bank.seconds_per_unit(config)
+        if rate is None:
+            return None
+        total += rate * bank.units(config)
+    return total
 
 
 def describe(config: RunConfig) -> str:
@@ -82,7 +110,7 @@ def batch_label(config: RunConfig) -> str:
 
 
 def run_configs(configs: Sequence[RunConfig], progress: Callable | None = None) -> list:
-    """Results (:class:`aeos_lab.engine.train.RunResult`) of ``configs`` in their order,
+    """Results (:class:`aeos_lab.engine.results.RunResult`) of ``configs`` in their order,
     training those not cached yet.
 
     ``progress(done, total, message)`` (e.g. a :class:`aeos_lab.viz.widgets.Progress`) hears
@@ -111,7 +139,11 @@ def run_configs(configs: Sequence[RunConfig], progress: Callable | None = None) 
                 progress(int(start + fraction * work), total, message)
 
             report(0.0)
+        start = time.perf_counter()
         train.sweep(group, progress=report)
+        rate = (time.perf_counter() - start) / sum(bank.units(c) for c in group)
+        for key in {k for config in group for k in bank.timing_keys(config)}:
+            _session_rates.setdefault(key, []).append(rate)
         done += work
     return train.sweep(configs, progress=False)
 

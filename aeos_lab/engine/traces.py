@@ -4,7 +4,8 @@ Prop. 1 check of frozen Adam against heavy ball in the coordinates z = P^1/2 x.
 Both train with the engine's own kernels (:func:`aeos_lab.engine.train.states`) or, for the
 float64 Prop. 1 check, with the optimizers of :mod:`aeos_lab.core.optimizers` on the task of
 :meth:`RunConfig.task`. P traces are stored in the run cache under
-:meth:`TraceConfig.key`, the same key scheme as runs (:func:`aeos_lab.engine.config.stable_key`).
+:meth:`TraceConfig.key`, the same key scheme as runs (:func:`aeos_lab.engine.config.stable_key`);
+:func:`precond_trace` reads the bank (:mod:`aeos_lab.engine.bank`) before that cache.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aeos_lab.core import optimizers
 from aeos_lab.core.formatting import format_sci
 from aeos_lab.core.precision import float64
 from aeos_lab.core.validation import check_int_at_least
-from aeos_lab.engine import cache, losses, train
+from aeos_lab.engine import bank, cache, losses, results, train
 from aeos_lab.engine.config import RunConfig, optimizer_defaults, stable_key
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "PrecondTrace",
     "TraceConfig",
     "adam_precond",
+    "is_cached",
     "isomorphism_check",
     "precond_trace",
 ]
@@ -106,12 +108,15 @@ class PrecondTrace:
     layer, log10_P (bin centre), count: a histogram of log10 P per layer at each snapshot.
     ``summary``: one row per snapshot: step, loss, P_median, spread_decades = log10(max / min)
     over the entries with P >= 10 eps, at_eps = share of entries with P < 10 eps (parameters
-    that never had a gradient)."""
+    that never had a gradient). ``source``: computed now, your run cache, or the bank's
+    provenance line."""
 
     config: TraceConfig
     trace: pd.DataFrame
     hist: pd.DataFrame
     summary: pd.DataFrame
+    source: str = results.COMPUTED
+    """Where this copy came from, as :attr:`aeos_lab.engine.results.RunResult.source`."""
 
     def snapshot(self, step: int) -> dict:
         """The summary row of snapshot ``step`` as a dict (ValueError for other steps)."""
@@ -178,18 +183,31 @@ def precond_trace(
     nu_0 = 0 and nu_{t+1} = beta2 nu_t + (1 - beta2) g_t^2, so P_0 = eps everywhere and P then
     follows the root-mean-square of recent gradients, entry by entry. Frozen Adam
     (``freeze_at`` = t) uses P_t for its whole run. ``progress(done, total, message)`` hears
-    the steps done. Results are kept in the run cache (see :class:`TraceConfig`).
+    the steps done. With ``use_cache``, a trace in the bank (:mod:`aeos_lab.engine.bank`) is
+    taken first, then one in the run cache (see :class:`TraceConfig`), where a computed trace
+    is kept; without it the trace is computed now.
     """
     spec = TraceConfig(config, tuple(snapshot_steps), every)
     key = spec.key()
-    stored = cache.load(key) if use_cache else None
+    stored, source = None, results.COMPUTED
+    if use_cache:
+        found = bank.lookup_trace(spec)
+        if found is not None:
+            stored, source = found
+        elif (stored := cache.load(key)) is not None:
+            source = results.RUN_CACHE
     if stored is None:
         stored = _compute_precond_trace(spec, progress)
         if use_cache:
             cache.save(key, stored)
-    return PrecondTrace(
-        spec, *(pd.DataFrame(stored[name]) for name in ("trace", "hist", "summary"))
-    )
+    frames = (pd.DataFrame(stored[name]) for name in ("trace", "hist", "summary"))
+    return PrecondTrace(spec, *frames, source=source)
+
+
+def is_cached(spec: TraceConfig) -> bool:
+    """Whether the P trace ``spec`` is in the bank or in the run cache (then it loads at once):
+    a panel's "ready" test."""
+    return bank.has_trace(spec) or cache.load(spec.key()) is not None
 
 
 def _compute_precond_trace(spec: TraceConfig, progress) -> dict:

@@ -33,26 +33,25 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pandas as pd
 from jax.flatten_util import ravel_pytree
 
 from aeos_lab.core import optimizers
 from aeos_lab.core.curvature import sharpness
 from aeos_lab.core.thresholds import optimizer_threshold
 from aeos_lab.core.validation import check_int_at_least
+from aeos_lab.engine import bank, data, losses, models
 from aeos_lab.engine import cache as run_cache
-from aeos_lab.engine import data, losses, models
 from aeos_lab.engine.config import RunConfig, linear_warmup
+from aeos_lab.engine.progress import progress_bar
+from aeos_lab.engine.results import RUN_CACHE, RunResult
 
 RUNNING, DONE, DIVERGED = 0, 1, 2
 STATUS_NAMES = {RUNNING: "step_limit", DONE: "loss_threshold", DIVERGED: "diverged"}
@@ -516,7 +515,7 @@ class _Engine:
         eig = self._initial_eig()
         if self.sharding is not None:
             eig = jax.device_put(eig, self.sharding)
-        bar = _progress_bar(progress, total=self.config.steps, label=_label(self.configs))
+        bar = progress_bar(progress, total=self.config.steps, label=_label(self.configs))
         rows = self._run_fused(eig, bar) if self.fused() else self._run_host(eig, bar)
         bar.close()
         return _split_rows(rows, self.configs)
@@ -634,85 +633,7 @@ def _scalar(value):
 
 
 # --------------------------------------------------------------------------------------------
-# Results and the public API
-
-
-@dataclass
-class RunResult:
-    """One finished run: its config, its records (one row per measurement) and how it ended.
-
-    ``source`` says where this copy came from: :data:`COMPUTED` (trained in this session),
-    :data:`RUN_CACHE` (the user's run cache on disk) or the bank's provenance line, e.g.
-    "precomputed (aeos-lab 0.1.0, built 2026-12-06 on cpu)" (:mod:`aeos_lab.engine.bank`)."""
-
-    config: RunConfig
-    records: pd.DataFrame
-    status: str
-    diverged: bool
-    steps_done: int
-    device: str
-    source: str = "computed now"
-
-    @classmethod
-    def from_payload(cls, payload: dict) -> RunResult:
-        return cls(
-            RunConfig.from_dict(payload["config"]),
-            pd.DataFrame(payload["records"]),
-            payload["status"],
-            payload["diverged"],
-            payload["steps_done"],
-            payload["device"],
-        )
-
-    def to_payload(self) -> dict:
-        return {
-            "config": self.config.to_dict(),
-            "status": self.status,
-            "diverged": self.diverged,
-            "steps_done": self.steps_done,
-            "device": self.device,
-            "records": self.records.to_dict("records"),
-        }
-
-    def table(self) -> pd.DataFrame:
-        return to_table([self])
-
-
-COMPUTED, RUN_CACHE = "computed now", "your run cache"
-"""Values of :attr:`RunResult.source` besides the bank's provenance line."""
-
-
-HYPER_COLUMNS = (
-    "optimizer",
-    "eta",
-    "beta1",
-    "beta2",
-    "batch_size",
-    "warmup_steps",
-    "freeze_at",
-    "freeze_eta",
-    "freeze_precond_at",
-    "model",
-    "dataset",
-)
-
-
-def to_table(results: list[RunResult]) -> pd.DataFrame:
-    """One tidy long-form table: a row per (run, measurement), a column per hyperparameter and
-    metric, ready for Altair."""
-    frames = []
-    for result in results:
-        frame = result.records.copy()
-        used = result.config.hyperparameters
-        for name in HYPER_COLUMNS:
-            frame[name] = (
-                used.get(name) if name in ("beta1", "beta2") else getattr(result.config, name)
-            )
-        frame["run"] = result.config.key()
-        frame["diverged"] = result.diverged
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
+# The public API
 
 _memory: dict[str, RunResult] = {}
 
@@ -729,10 +650,12 @@ def vectorize_by_default() -> bool:
 def sweep(
     configs: list[RunConfig], *, cache: bool = True, progress=None, vectorize: bool | None = None
 ) -> list[RunResult]:
-    """Run every config, reusing cached results. Configs that differ only in (eta, beta1,
-    beta2) run together as one vmapped computation, sharded across devices when JAX sees
-    several, if ``vectorize`` is True (default: :func:`vectorize_by_default`); otherwise one
-    after another, each sharing the same compiled kernels."""
+    """Run every config, reusing stored results (with ``cache``: this session's, the bank's,
+    the run cache's, in that order; without it every config is computed now). Configs that
+    differ only in (eta, beta1, beta2) run together as one vmapped computation, sharded across
+    devices when JAX sees several, if ``vectorize`` is True (default:
+    :func:`vectorize_by_default`); otherwise one after another, each sharing the same compiled
+    kernels."""
     configs = list(configs)
     if vectorize is None:
         vectorize = vectorize_by_default()
@@ -742,11 +665,7 @@ def sweep(
         key = config.key()
         if key in results:
             continue
-        hit = _memory.get(key) if cache else None
-        if hit is None and cache:
-            payload = run_cache.load(key)
-            if payload is not None:
-                hit = dataclasses.replace(RunResult.from_payload(payload), source=RUN_CACHE)
+        hit = _stored(config) if cache else None
         if hit is not None:
             results[key] = _memory[key] = hit
         else:
@@ -769,6 +688,19 @@ def sweep(
     return [results[c.key()] for c in configs]
 
 
+def _stored(config: RunConfig) -> RunResult | None:
+    """This session's copy of ``config``'s run, else the bank's (:mod:`aeos_lab.engine.bank`,
+    read BEFORE the user's run cache), else the run cache's; None when none holds it."""
+    hit = _memory.get(config.key())
+    if hit is None:
+        found = bank.lookup_run(config)
+        if found is not None:
+            hit = dataclasses.replace(RunResult.from_payload(found[0]), source=found[1])
+        elif (payload := run_cache.load(config.key())) is not None:
+            hit = dataclasses.replace(RunResult.from_payload(payload), source=RUN_CACHE)
+    return hit
+
+
 def source_of(config: RunConfig) -> str | None:
     """Where the result of ``config`` that this session holds came from
     (:attr:`RunResult.source`), or None when it holds none yet."""
@@ -777,9 +709,10 @@ def source_of(config: RunConfig) -> str | None:
 
 
 def is_cached(config: RunConfig) -> bool:
-    """Whether ``config`` has a finished run in memory or in the disk cache (loads at once)."""
+    """Whether ``config`` has a finished run in memory, in the bank or in the disk cache (then
+    it loads at once)."""
     key = config.key()
-    return key in _memory or run_cache.load(key) is not None
+    return key in _memory or bank.has_run(config) or run_cache.load(key) is not None
 
 
 def run(config: RunConfig, *, cache: bool = True, progress=None) -> RunResult:
@@ -809,44 +742,6 @@ def sweep_over(base: RunConfig, **axes) -> list[RunConfig]:
     for name, values in axes.items():
         configs = [c.replace(**{name: v}) for c in configs for v in values]
     return configs
-
-
-# --------------------------------------------------------------------------------------------
-# Progress
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-class _CallbackBar:
-    def __init__(self, callback, total):
-        self.callback, self.total, self.done = callback, total, 0
-
-    def update(self, n):
-        self.done += n
-        self.callback(self.done / max(self.total, 1))
-
-    def close(self):
-        self.callback(1.0)
-
-
-def _progress_bar(progress, total: int, label: str):
-    """progress: None (auto: a tqdm bar except under pytest), False, True, or a callable
-    receiving the fraction done."""
-    if callable(progress):
-        return _CallbackBar(progress, total)
-    if progress is None:
-        progress = "PYTEST_CURRENT_TEST" not in os.environ
-    if not progress:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=label, unit="step", leave=False)
 
 
 def _label(configs: list[RunConfig]) -> str:

@@ -4,7 +4,7 @@ import pytest
 
 from aeos_lab.engine import analysis
 from aeos_lab.engine.config import RunConfig
-from aeos_lab.engine.train import RunResult
+from aeos_lab.engine.results import RunResult
 
 
 def fake_result(ratios, steps=None, **config):

@@ -3,7 +3,7 @@ labels and snapping slider positions onto trained settings."""
 
 import pytest
 
-from aeos_lab.engine import runs, tasks, train
+from aeos_lab.engine import results, runs, tasks, train
 from aeos_lab.engine.config import RunConfig
 
 TINY = RunConfig(n_train=64, n_test=32, width=16, depth=2, steps=20, track_every=10, eig_tol=1e-2)
@@ -81,4 +81,4 @@ def test_provenance_says_where_each_run_came_from():
     train._memory.clear()
     runs.run_configs(configs)  # the first from the disk cache, the second trained
     assert runs.provenance(configs) == "1 your run cache, 1 computed now"
-    assert train.source_of(configs[0]) == train.RUN_CACHE
+    assert train.source_of(configs[0]) == results.RUN_CACHE

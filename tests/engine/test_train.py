@@ -17,7 +17,7 @@ import pytest
 
 from aeos_lab.core import optimizers
 from aeos_lab.core.thresholds import optimizer_threshold
-from aeos_lab.engine import data, train
+from aeos_lab.engine import data, results, train
 from aeos_lab.engine.config import RunConfig
 
 TINY = RunConfig(n_train=64, n_test=32, width=16, depth=2, steps=30, track_every=10, eta=1e-3)
@@ -192,7 +192,7 @@ def test_minibatches_are_seeded_permutations_of_each_epoch():
 
 def test_table_is_tidy_one_row_per_run_and_step():
     swept = train.sweep(train.sweep_over(TINY, eta=[1e-3, 2e-3]), cache=False)
-    table = train.to_table(swept)
+    table = results.to_table(swept)
     assert len(table) == sum(len(r.records) for r in swept)
     assert not table.duplicated(["run", "step"]).any()
     assert set(table["eta"]) == {1e-3, 2e-3}
@@ -201,7 +201,7 @@ def test_table_is_tidy_one_row_per_run_and_step():
 
 SHARDED_SCRIPT = """
 import json
-from aeos_lab.engine import data, train
+from aeos_lab.engine import data, results, train
 from aeos_lab.engine.config import RunConfig
 import jax
 base = RunConfig(**json.loads({config!r}))

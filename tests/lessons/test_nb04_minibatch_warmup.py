@@ -6,6 +6,8 @@ trains runs on a tiny network (64 examples, width 16, depth 2) so that every com
 takes a second or two.
 """
 
+import dataclasses
+import math
 from pathlib import Path
 
 import altair as alt
@@ -48,6 +50,10 @@ BASE = TASK.replace(eig_tol=1e-2)
 
 def records(**columns):
     return pd.DataFrame(columns)
+
+
+def _datasets(result):
+    return views.warmup_sharpness_chart(result).to_dict()["datasets"].values()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +249,14 @@ def test_warmup_run_follows_the_schedule_and_draws():
     assert result.path["threshold"].iloc[-1] == pytest.approx(38 / 3e-3)
 
     chart = views.warmup_sharpness_chart(result)
-    assert "38/ηₜ" in chart.to_dict()["title"] and "over 20 steps" in chart.to_dict()["title"]
+    assert "38/ηₜ" in chart.to_dict()["title"]
+    assert dataset_with(chart, "setting")["setting"].tolist() == [
+        "warmup to η = 3e-3 over 20 steps"
+    ]
+    assert dataset_with(chart, "text")["step"].tolist() == [20]  # warmup ends
+    no_warmup = dataclasses.replace(result, warmup_steps=0)
+    assert len(views.warmup_sharpness_chart(no_warmup).to_dict()["layer"]) == 5  # same layout
+    assert all("text" not in rows[0] for rows in _datasets(no_warmup) if rows)
     ratio = views.warmup_ratio_chart(result)
     band = dataset_with(ratio, "high")
     assert (band["low"].iloc[0], band["high"].iloc[0]) == (0.8, 1.2)
@@ -313,6 +326,160 @@ def test_warmup_and_breakdown_panels():
     assert result.summary["warmup"].tolist() == ["no warmup", "warmup 20"]
     assert broken.charts[2].frame["run"].tolist() == ["no warmup", "warmup 20"]
     assert len(broken.set_and_run(warmup=0).summary) == 1  # no warmup twice is one run
+
+
+# ---------------------------------------------------------------------------------------------
+# the bank: on-grid settings, their runs, sliders that land on them
+
+FULL_P = params.select(fast=False, platform=None)
+
+
+def _slider_position(panel, eta: float, steps: int = 0) -> float:
+    """The position of the panel's eta slider (a value dragging it gives) nearest ``eta``,
+    moved by ``steps`` slider steps."""
+    slider = panel.sliders["eta"]
+    k = round((math.log10(eta) - slider.min) / slider.step) + steps
+    return 10 ** (slider.min + k * slider.step)
+
+
+def test_the_full_bank_follows_the_papers_sweep_axes():
+    bank = experiments.bank_runs(FULL_P)
+    assert len(bank) == len({c.key() for c in bank}) == 41
+    # params.FULL itself carries no task (what `aeos-lab bank build` passes): the CPU task
+    assert [c.key() for c in experiments.bank_runs(params.FULL)] == [c.key() for c in bank]
+    task = RunConfig().task()  # the default task: the digits, FC tanh network of width 200
+    assert all(c.task() == task and (c.optimizer, c.eig_tol) == ("adam", 1e-2) for c in bank)
+    assert all(c.beta1 == 0.9 and c.loss_threshold is None for c in bank)
+    # (a) Fig. 6: every batch size x every grid eta at beta2 0.999, the sweep's etas at 0.99
+    a = {(c.batch_size, c.eta, c.beta2) for c in bank if c.track_every == 100 and c.steps == 600}
+    sizes = (64, 256, None)
+    assert a == {(b, e, 0.999) for b in sizes for e in (1e-4, 3e-4, 1e-3, 3e-3)} | {
+        (b, e, 0.99) for b in sizes for e in (3e-4, 1e-3)
+    }
+    # (b) Fig. 7: warmup lengths at the peak 1e-3, two more peaks at 1000 steps; 300 after
+    b = [c for c in bank if c.track_every == 100 and c.steps != 600]
+    assert {(c.warmup_steps, c.eta) for c in b} == {
+        *((w, 1e-3) for w in (0, 200, 500, 1000, 2000)),
+        (1000, 3e-4),
+        (1000, 3e-3),
+    }
+    assert all(c.steps == c.warmup_steps + 300 and c.batch_size is None for c in b)
+    # (c) five peaks at warmup 200 (with and without it); warmups 0 and 1000 at 1e-2 and 1e-1,
+    # each pair for warmup + 200 steps
+    c = {(c.steps, c.warmup_steps, c.eta) for c in bank if c.track_every == 25}
+    peaks = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+    assert c == {(400, w, e) for w in (0, 200) for e in peaks} | {
+        (steps, w, e) for e in (1e-2, 1e-1) for steps, w in ((200, 0), (1200, 0), (1200, 1000))
+    }
+    assert len(a) + len(b) + len(c) == len(bank)
+    # what the notebook opens with and its self-checks ask for is in the bank
+    keys = {c.key() for c in bank}
+    base = experiments.run_base(FULL_P)
+    opening = experiments.batch_configs(base, experiments.batch_grid(FULL_P, None, 0.9, 0.999))
+    opening.append(
+        experiments.warmup_config(base, experiments.Warmup(1e-3, 1000, 300, 0.9, 0.999, 100))
+    )
+    for peak in (1e-2, 1e-1):
+        opening += experiments.breakdown_configs(
+            base, experiments.Warmup(peak, 200, 200, 0.9, 0.999, 25)
+        )
+    assert {c.key() for c in opening} <= keys
+
+
+def test_eta_value_snaps_within_half_a_step_and_rounds_the_rest():
+    step = 1 / 21  # one step: a factor 10^(1/21) = 1.116
+    grid = [3e-4, 1e-3]
+    assert panels.eta_value(10 ** (-74 / 21), grid, step) == 3e-4  # 2.994e-4: a position
+    assert panels.eta_value(3.1e-4, grid, step) == 3e-4
+    assert panels.eta_value(10 ** (-73 / 21), grid, step) == 3.3e-4  # 3.34e-4: the next one
+    assert panels.eta_value(1e-3 * 10 ** (1 / 21), grid, step) == 1.1e-3  # one step up: its own
+    assert panels.eta_value(2.0004e-3, grid, step) == 2e-3  # rounded to the readout's 2 digits
+    assert panels.eta_value(1e-3, [], step) == 1e-3
+
+
+def test_sliders_start_where_they_did_and_every_grid_value_is_a_position():
+    a, b, c = (
+        panels.batch_panel(FULL_P),
+        panels.warmup_panel(FULL_P),
+        panels.breakdown_panel(FULL_P),
+    )
+    assert (a.values["eta"], a.values["beta1"], a.values["beta2"]) == (3e-4, 0.9, 0.999)
+    assert (b.values["eta"], b.values["warmup"]) == (1e-3, 1000)
+    assert (c.values["eta"], c.values["warmup"]) == (1e-2, 200)
+    assert all(p.stale and p.last_result is None for p in (a, b, c))  # nothing computed yet
+    grids = {
+        a: [1e-4, 3e-4, 1e-3, 3e-3],
+        b: [3e-4, 1e-3, 3e-3],
+        c: [1e-3, 3e-3, 1e-2, 3e-2, 1e-1],
+    }
+    for panel, etas in grids.items():
+        slider = panel.sliders["eta"]
+        low, high = 10**slider.min, 10**slider.max
+        assert low <= min(etas) and high >= max(etas)
+        for eta in etas:
+            position = _slider_position(panel, eta)
+            assert position == pytest.approx(eta, rel=3e-3) and low <= position <= high
+            assert panels.eta_value(position, etas, slider.step) == eta
+            off = _slider_position(panel, eta, 1)  # the next position is not on the grid
+            assert panels.eta_value(off, etas, slider.step) == float(f"{off:.1e}") != eta
+        assert f"{slider.value:{slider.readout_format}}" == f"{slider.value:.1e}"
+    for panel, warmups in ((b, (0, 200, 500, 1000, 2000)), (c, (0, 200, 1000))):
+        slider = panel.sliders["warmup"]
+        assert all(slider.min <= w <= slider.max and w % slider.step == 0 for w in warmups)
+    beta2 = a.sliders["beta2"]
+    for value in (0.99, 0.999):
+        steps = (value - beta2.min) / beta2.step
+        assert steps == pytest.approx(round(steps), abs=1e-6)
+
+
+# the bank of a tiny lesson: (a) its two sweep etas at beta2 0.999 and 0.99; (b) warmups 0
+# and 20 at the peak 3e-3 and the peak 1e-3 at 20; (c) peaks 3e-3 and 1e-2 at warmup 20, and
+# warmup 0 at both (30 steps after the warmup: no run of (c) is also one of (a) or (b))
+BANK_P = SMALL.replace(
+    break_after=30,
+    batch_eta_grid=(),
+    batch_beta2_grid=(0.99,),
+    warmup_grid=(0,),
+    warmup_peak_grid=(1e-3,),
+    break_eta_grid=(),
+    break_high_eta=1e-2,
+    break_warmup_grid=(0,),
+)
+
+
+def test_bank_runs_are_exactly_what_the_panels_draw_on_the_grid():
+    bank = experiments.bank_runs(BANK_P)
+    keys = {c.key() for c in bank}
+    assert len(bank) == len(keys) == 8 + 3 + 6
+    runs.run_configs(bank)  # in the run cache, as the bank would hold them
+    grid = experiments.bank_grid(BANK_P)
+    assert (len(grid.batch), len(grid.warmup), len(grid.breakdown)) == (4, 3, 4)
+    drawn, warmups = set(), set()
+    moves = {
+        panels.batch_panel: [{"eta": e, "beta2": b} for b in (0.999, 0.99) for e in (1e-3, 3e-3)],
+        panels.warmup_panel: [
+            {"eta": 3e-3, "warmup": 0},
+            {"eta": 1e-3, "warmup": 20},
+            {"eta": 3e-3, "warmup": 20},
+        ],
+        panels.breakdown_panel: [{"eta": e, "warmup": w} for e in (1e-2, 3e-3) for w in (0, 20)],
+    }
+    for build, settings in moves.items():
+        panel = build(BANK_P)
+        panel.set(eta=_slider_position(panel, 3e-3, 2))  # off the grid: waits for Run
+        assert panel.stale and "press <b>Run</b>" in panel.status.value
+        for setting in settings:  # dragged to the slider positions nearest the setting
+            panel.set(**{**setting, "eta": _slider_position(panel, setting["eta"])})
+            assert not panel.stale and panel.last_error is None, setting
+            assert panel.status.value.endswith("Runs: computed now.")
+            result = panel.last_result
+            assert result.eta == setting["eta"]
+            if isinstance(result, experiments.WarmupRun):
+                assert result.warmup_steps == setting["warmup"]
+                warmups.add((result.eta, result.warmup_steps))
+            else:
+                drawn |= set(result.table["run"])
+    assert drawn <= keys and len(drawn) + len(warmups) == len(keys)
 
 
 # ---------------------------------------------------------------------------------------------

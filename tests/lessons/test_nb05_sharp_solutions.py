@@ -176,6 +176,49 @@ def test_comparison_configs_are_momentum_then_adam_per_beta2():
     assert all(c.beta1 == 0.5 and c.loss_threshold == 0.3 and c.steps == 200 for c in configs)
 
 
+def _slider_position(panel, eta: float) -> float:
+    """The position of the panel's eta slider (a value dragging it can give) nearest ``eta``."""
+    slider = panel.sliders["eta"]
+    k = round((math.log10(eta) - slider.min) / slider.step)
+    return 10 ** (slider.min + k * slider.step)
+
+
+def test_full_grids_are_the_paper_sweeps_and_the_sliders_land_on_them():
+    P = params.select(fast=False, platform=None)
+    etas = [1e-4, 2e-4, 4e-4, 1e-3, 2e-3]
+    assert experiments.eta_grid(P) == etas
+    a_beta2s, b_beta2s = [0.9, 0.95, 0.99, 0.995, 0.999], [0.9, 0.99, 0.999]
+    grid_a = {(s.eta, s.beta1, s.beta2) for s in experiments.solutions_grid(P)}
+    cross = {(e, 0.9, 0.999) for e in etas} | {(1e-3, 0.9, b) for b in a_beta2s}
+    product = {(e, 0.9, b) for e in etas for b in (0.9, 0.99, 0.999)}
+    assert grid_a == cross | product and len(grid_a) == 17
+    grid_b = {(s.eta, s.beta1, s.beta2) for s in experiments.comparison_grid(P)}
+    assert grid_b == product
+    # the settings the notebook opens with and its self-checks visit are in the bank
+    assert Selection(P.eta_for_beta2, P.beta1, P.beta2_for_eta) in experiments.solutions_grid(P)
+    for beta2 in (P.compare_beta2, 0.999):
+        assert Selection(P.compare_etas[0], P.beta1, beta2) in experiments.comparison_grid(P)
+    bank = experiments.bank_runs(P)
+    kinds = [(c.optimizer, c.batch_size, c.steps) for c in bank]
+    assert len(bank) == len({c.key() for c in bank}) == 25
+    assert kinds.count(("adam", None, 3000)) == 17 and kinds.count(("adam", 500, 700)) == 5
+    assert kinds.count(("ema_hb", None, 3000)) == 3
+    assert all(c.loss_threshold == 0.01 for c in bank if c.batch_size is None)
+    # the sliders start where they did, and every grid value is a slider position (the eta
+    # readout, 3 digits, shows the grid value)
+    panel_a, panel_b = panels.solutions_panel(P), panels.comparison_panel(P)
+    assert (panel_a.values["eta"], panel_a.values["beta2"]) == (1e-3, 0.999)
+    assert (panel_b.values["eta"], panel_b.values["beta2"]) == (1e-4, 0.99)
+    for panel, beta2s in ((panel_a, a_beta2s), (panel_b, b_beta2s)):
+        assert panel.values["beta1"] == 0.9
+        for eta in etas:
+            assert _slider_position(panel, eta) == pytest.approx(eta, rel=5e-3)
+        beta2 = panel.sliders["beta2"]
+        for value in beta2s:
+            steps = (value - beta2.min) / beta2.step
+            assert steps == pytest.approx(round(steps), abs=1e-6)
+
+
 # ------------------------------------------------------------------------------ with training
 
 
@@ -265,6 +308,42 @@ def test_comparison_panel_matches_adam_against_momentum():
     table, _ = views.comparison_table(result)
     assert len(table) == len(result.matched)
     assert len(_draws(views.comparison_chart(result))["layer"]) == 4
+
+
+# the bank of a tiny lesson: (b) compares at beta2 = 0.999 and (a) adds no product, so the
+# bank holds the cross of (a)'s sweeps and (1e-3, 0.9) lies on both sliders' grids but not in it
+BANK_P = TINY_P.replace(compare_beta2=0.999, product_beta2s=())
+
+
+@pytest.mark.usefixtures("isolated_run_cache")
+def test_bank_runs_are_exactly_what_the_on_grid_settings_draw():
+    bank = experiments.bank_runs(BANK_P)
+    assert len(bank) == 6 and {(c.optimizer, c.eta, c.beta2, c.batch_size) for c in bank} == {
+        ("adam", 1e-3, 0.999, None),
+        ("adam", 3e-3, 0.9, None),
+        ("adam", 3e-3, 0.999, None),
+        ("adam", 3e-3, 0.999, 16),
+        ("ema_hb", 0.3, None, None),
+        ("ema_hb", 1.0, None, None),
+    }
+    with_product = experiments.bank_runs(BANK_P.replace(product_beta2s=(0.9,)))
+    added = [c for c in with_product if c not in bank]
+    assert [(c.eta, c.beta2, c.batch_size) for c in added] == [(1e-3, 0.9, None)]
+    runs.run_configs(bank)  # in the run cache, as the bank would hold them
+    grid_a, grid_b = experiments.solutions_grid(BANK_P), experiments.comparison_grid(BANK_P)
+    assert (len(grid_a), len(grid_b)) == (3, 2)
+    panel_a, panel_b = panels.solutions_panel(BANK_P), panels.comparison_panel(BANK_P)
+    for panel, grid in ((panel_a, grid_a), (panel_b, grid_b)):
+        panel.set(eta=panel.sliders["eta"].value * 2)  # off the grid: nothing drawn yet
+        assert panel.stale
+        for setting in grid:  # dragged to the slider positions nearest the setting
+            eta = _slider_position(panel, setting.eta)
+            panel.set(eta=eta, beta1=setting.beta1, beta2=setting.beta2)
+            assert not panel.stale and panel.last_result.selection == setting
+            assert panel.status.value.endswith("Runs: computed now.")
+    panel = panels.solutions_panel(BANK_P)
+    panel.set(eta=_slider_position(panel, 1e-3), beta2=0.9)  # on both grids, not in the bank
+    assert panel.stale and "press <b>Run</b>" in panel.status.value
 
 
 @pytest.mark.usefixtures("isolated_run_cache")

@@ -20,7 +20,8 @@ and ``ratio`` = psharp / threshold_t. Linear warmup over W steps: eta_t = eta mi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,11 +32,14 @@ from aeos_lab.core import thresholds
 from aeos_lab.core.validation import check_int_at_least
 from aeos_lab.engine import analysis, runs
 from aeos_lab.engine.config import RunConfig
+from aeos_lab.engine.tasks import choose_scale
+from aeos_lab.lessons.nb04_minibatch_warmup.params import VARIANTS
 
 if TYPE_CHECKING:
     from aeos_lab.lessons.nb04_minibatch_warmup.params import Params
 
 __all__ = [
+    "BankGrid",
     "BatchGrid",
     "BatchSweep",
     "Breakdown",
@@ -43,11 +47,15 @@ __all__ = [
     "WarmupRun",
     "WarmupTracking",
     "adam_config",
+    "bank_grid",
+    "bank_runs",
     "batch_configs",
+    "batch_grid",
     "batch_summary",
     "batch_sweep",
     "breakdown",
     "breakdown_configs",
+    "breakdown_setting",
     "breakdown_summary",
     "outcome",
     "run_base",
@@ -55,6 +63,7 @@ __all__ = [
     "warmup_config",
     "warmup_label",
     "warmup_run",
+    "warmup_setting",
     "warmup_tracking",
 ]
 
@@ -119,6 +128,14 @@ class BatchGrid:
     def grid(self) -> list[float]:
         """``etas`` and ``eta`` in increasing order, without repeats."""
         return sorted({float(e) for e in self.etas} | {self.shown})
+
+
+def batch_grid(P: Params, eta: float | None, beta1: float, beta2: float) -> BatchGrid:
+    """The batch-size sweep of ``P`` (``P.batch_sizes`` x ``P.batch_etas``, ``P.batch_steps``
+    steps measured every ``P.track_every``) showing ``eta`` (None: the smallest of
+    ``P.batch_etas``), at Adam's ``beta1`` and ``beta2``."""
+    etas = tuple(sorted(float(e) for e in P.batch_etas))
+    return BatchGrid(P.batch_sizes, etas, eta, beta1, beta2, P.batch_steps, P.track_every)
 
 
 def batch_configs(base: RunConfig, grid: BatchGrid) -> list[RunConfig]:
@@ -217,6 +234,18 @@ class Warmup:
     def __post_init__(self):
         check_int_at_least(self.warmup, 0, "warmup")
         check_int_at_least(self.after, 1, "after")
+
+
+def warmup_setting(P: Params, eta: float, warmup: int, beta1: float, beta2: float) -> Warmup:
+    """(b)'s run: a warmup of ``warmup`` steps to the peak ``eta``, then ``P.after_warmup``
+    steps, measured every ``P.track_every``."""
+    return Warmup(float(eta), int(warmup), P.after_warmup, beta1, beta2, P.track_every)
+
+
+def breakdown_setting(P: Params, eta: float, warmup: int, beta1: float, beta2: float) -> Warmup:
+    """(c)'s setting: the peak ``eta`` with a warmup of ``warmup`` steps (and without), then
+    ``P.break_after`` steps, measured every ``P.break_track_every``."""
+    return Warmup(float(eta), int(warmup), P.break_after, beta1, beta2, P.break_track_every)
 
 
 def warmup_config(base: RunConfig, setting: Warmup, warmup: int | None = None) -> RunConfig:
@@ -454,4 +483,93 @@ def breakdown(
 
 
 # ---------------------------------------------------------------------------------------------
-# The paper figures: the panels' first settings
+# The bank: every panel's settings on the sliders' grids, and the runs they need
+
+
+def _lines(make: Callable, start: Mapping, lines: Sequence[Mapping[str, Sequence]]) -> tuple:
+    """``make(**values)`` along each of ``lines``: the full product of its axes (name ->
+    values), every other value at ``start``; in order, without repeats."""
+    settings = []
+    for axes in lines:
+        for point in itertools.product(*axes.values()):
+            settings.append(make(**{**start, **dict(zip(axes, point, strict=True))}))
+    return tuple(dict.fromkeys(settings))
+
+
+def _with(start, values) -> list:
+    """``values`` and ``start``, sorted, without repeats."""
+    return sorted({*values, start})
+
+
+@dataclass(frozen=True)
+class BankGrid:
+    """The settings of each network panel that the bank of precomputed runs holds: the
+    on-grid slider settings (any other one trains on Run). All at beta1 = ``P.beta1``.
+
+    ``batch`` (panel (a), :class:`BatchGrid`): every eta of ``P.batch_eta_grid`` and
+    ``P.batch_etas`` shown at ``P.beta2`` (with the sweep's own etas, that is the full product
+    batch sizes x learning rates of Fig. 6), and the sweep's etas at each beta2 of
+    ``P.batch_beta2_grid``. ``warmup`` (panel (b), :class:`Warmup`): each length of
+    ``P.warmup_grid`` at the peak ``P.warmup_peak`` (Fig. 7: warmup lengths at the peak), and
+    each peak of ``P.warmup_peak_grid`` with ``P.warmup`` steps of warmup, at ``P.beta2``.
+    ``breakdown`` (panel (c), :class:`Warmup`): each peak of ``P.break_eta_grid`` with
+    ``P.break_warmup`` steps, and each warmup of ``P.break_warmup_grid`` at the two peaks
+    ``P.break_eta`` and ``P.break_high_eta``, at ``P.beta2``. Every slider's start value is on
+    its grid."""
+
+    batch: tuple[BatchGrid, ...]
+    warmup: tuple[Warmup, ...]
+    breakdown: tuple[Warmup, ...]
+
+
+def bank_grid(P: Params) -> BankGrid:
+    """The on-grid settings of the three panels for ``P``: see :class:`BankGrid`."""
+    betas = {"beta1": P.beta1, "beta2": P.beta2}
+    sweep_etas = sorted(float(e) for e in P.batch_etas)
+    batch = _lines(
+        lambda eta, beta1, beta2: batch_grid(P, eta, beta1, beta2),
+        {"eta": sweep_etas[0], **betas},
+        [
+            {"eta": _with(sweep_etas[0], [*P.batch_eta_grid, *sweep_etas])},
+            {"eta": sweep_etas, "beta2": _with(P.beta2, P.batch_beta2_grid)},
+        ],
+    )
+    warmup = _lines(
+        lambda **values: warmup_setting(P, **values),
+        {"eta": P.warmup_peak, "warmup": P.warmup, **betas},
+        [
+            {"warmup": _with(P.warmup, P.warmup_grid)},
+            {"eta": _with(P.warmup_peak, P.warmup_peak_grid)},
+        ],
+    )
+    peaks = _with(P.break_eta, [P.break_high_eta])
+    breakdown = _lines(
+        lambda **values: breakdown_setting(P, **values),
+        {"eta": P.break_eta, "warmup": P.break_warmup, **betas},
+        [
+            {"eta": _with(P.break_eta, [*P.break_eta_grid, *peaks])},
+            {"eta": peaks, "warmup": _with(P.break_warmup, P.break_warmup_grid)},
+        ],
+    )
+    return BankGrid(batch, warmup, breakdown)
+
+
+def bank_runs(P: Params) -> list[RunConfig]:
+    """Every run the three panels draw at their on-grid settings (:func:`bank_grid`), each
+    once, on ``P``'s task (:func:`run_base`): what ``aeos-lab bank build`` precomputes.
+
+    For ``params.FULL`` on the default task that is 41 runs: (a) 18 (3 batch sizes x the 4
+    etas of the grid at beta2 = 0.999, 3 x the 2 sweep etas at 0.99; 600 steps, 7
+    measurements each), (b) 7 full-batch runs of warmup + 300 steps (5 warmup lengths at
+    1e-3, 2 more peaks at 1000 steps of warmup), (c) 16 full-batch runs of warmup + 200
+    steps measured every 25 (5 peaks at warmup 200 with and without it, warmups 0 and 1000 at
+    1e-2 and 1e-1). Parameters without a task (``params.FULL`` itself) run on the lesson's
+    CPU task.
+    """
+    if P.scale is None:
+        P = P.replace(scale=choose_scale(False, VARIANTS.cpu_task, platform=None))
+    base, grid = run_base(P), bank_grid(P)
+    configs = [c for g in grid.batch for c in batch_configs(base, g)]
+    configs += [warmup_config(base, s) for s in grid.warmup]
+    configs += [c for s in grid.breakdown for c in breakdown_configs(base, s)]
+    return list({c.key(): c for c in configs}.values())

@@ -16,9 +16,7 @@ __all__ = ["fig6", "fig6_data", "fig7", "fig7_data"]
 
 def fig6(P: Params, progress: Callable | None = None) -> x.BatchSweep:
     """The batch-size sweep at ``P``'s sizes, showing the smallest eta."""
-    grid = x.BatchGrid(
-        P.batch_sizes, P.batch_etas, None, P.beta1, P.beta2, P.batch_steps, P.track_every
-    )
+    grid = x.batch_grid(P, None, P.beta1, P.beta2)
     return x.batch_sweep(x.run_base(P), grid, progress=progress)
 
 
@@ -28,7 +26,7 @@ def fig6_data(result: x.BatchSweep) -> pd.DataFrame:
 
 def fig7(P: Params, progress: Callable | None = None) -> x.WarmupRun:
     """The warmup to ``P.warmup_peak`` over ``P.warmup`` steps."""
-    setting = x.Warmup(P.warmup_peak, P.warmup, P.after_warmup, P.beta1, P.beta2, P.track_every)
+    setting = x.warmup_setting(P, P.warmup_peak, P.warmup, P.beta1, P.beta2)
     return x.warmup_run(x.run_base(P), setting, reach=P.reach, band=P.band, progress=progress)
 
 

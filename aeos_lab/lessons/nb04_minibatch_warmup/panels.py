@@ -1,19 +1,46 @@
 """The widgets of notebook 04: one panel per section, each around one experiment of
 :mod:`aeos_lab.lessons.nb04_minibatch_warmup.experiments`.
 
-Every panel trains networks, so it has a Run button: a setting whose runs are all in the run
-cache is drawn as soon as a slider selects it; a new one waits for Run and the status line
-reports progress run by run.
+Every panel trains networks, so it has a Run button: a setting whose runs are all available (in
+the bank of precomputed runs or the run cache, :func:`aeos_lab.engine.runs.trained`) is drawn
+as soon as a slider selects it; a new one waits for Run, with progress run by run and an
+estimated time in the status line, which also says where the runs shown came from
+(:func:`aeos_lab.engine.runs.provenance`).
+
+The sliders land on the settings the bank holds (:func:`.experiments.bank_grid`): the eta
+sliders step ``P.eta_step`` = 1/21 decade along 10^(k/21), on which 1, 3 and 10 times a power
+of ten lie within 0.2%, and a value within half a step of a grid eta is that eta (any other is
+rounded to the two digits the slider shows); the warmup sliders step 100 and the beta sliders
+0.01 and 0.0005, so every grid value is a slider position (float noise rounded away).
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
 
 from aeos_lab.engine import runs
 from aeos_lab.lessons.nb04_minibatch_warmup import experiments, views
 from aeos_lab.lessons.nb04_minibatch_warmup.params import Params
 from aeos_lab.viz import widgets
 
-__all__ = ["batch_panel", "breakdown_panel", "warmup_panel"]
+__all__ = ["batch_panel", "breakdown_panel", "eta_value", "warmup_panel"]
+
+
+def eta_value(value: float, grid: Sequence[float], step: float) -> float:
+    """An eta slider's value as a config value: the eta of ``grid`` within half a slider step
+    (``step`` decades) of ``value``, else ``value`` rounded to two significant digits (what the
+    slider shows), so a slider position near a grid eta selects the precomputed runs."""
+    snapped = runs.snap(value, grid, rel=10 ** (step / 2) - 1)
+    return snapped if snapped in grid else float(f"{value:.1e}")
+
+
+def _eta_slider(P: Params, value: float, eta_range: tuple[float, float]):
+    """A log slider over ``eta_range`` (widened by less than a step to the lattice) whose
+    positions are 10^(k * ``P.eta_step``), read out with two digits, starting at ``value``."""
+    low, high = (math.log10(v) / P.eta_step for v in eta_range)
+    low, high = math.floor(low + 1e-9) * P.eta_step, math.ceil(high - 1e-9) * P.eta_step
+    return widgets.eta_slider(value, 10**low, 10**high, step=P.eta_step, readout_format=".1e")
 
 
 def _betas(values: dict) -> tuple[float, float]:
@@ -21,16 +48,30 @@ def _betas(values: dict) -> tuple[float, float]:
     return runs.slider_beta(values["beta1"]), runs.slider_beta(values["beta2"])
 
 
-def _panel(P: Params, compute, charts, configs, eta: float, eta_range, **controls):
-    """A training panel over ``compute``; ``configs(values)`` are the runs a setting needs."""
-    return widgets.training_panel(
+def _panel(
+    P: Params,
+    compute: Callable,
+    charts: Sequence,
+    needs: Callable[[dict], list],
+    eta: float,
+    eta_range: tuple[float, float],
+    **controls,
+) -> widgets.ControlPanel:
+    """A Run-button panel over ``compute`` with the eta slider of :func:`_eta_slider` starting
+    at ``eta``, beta1 (0 to 0.99) and beta2 (``P.beta2_range``) sliders and ``controls``;
+    ``needs(values)`` are the runs a setting draws: the panel is ready when all are available,
+    and its status line says where they came from (or how long Run will take)."""
+    return widgets.ControlPanel(
         compute,
-        charts,
-        lambda values: runs.trained(configs(values)),
-        eta=(eta, *eta_range),
-        beta1=P.beta1,
-        beta2=P.beta2,
-        beta2_range=P.beta2_range,
+        list(charts),
+        ready=lambda values: runs.trained(needs(values)),
+        source=lambda values: runs.provenance(needs(values)),
+        estimate=lambda values: runs.estimate_seconds(needs(values)),
+        run_button=True,
+        auto_run=False,
+        eta=_eta_slider(P, eta, eta_range),
+        beta1=(P.beta1, 0.0, 0.99),
+        beta2=widgets.beta_slider("beta2", P.beta2, *P.beta2_range, ".4f"),
         **controls,
     )
 
@@ -41,16 +82,14 @@ def batch_panel(P: Params) -> widgets.ControlPanel:
     slider picks the learning rate the time series shows (a new one adds a run per batch
     size); ``last_result`` is a :class:`experiments.BatchSweep`."""
     base = experiments.run_base(P)
-    etas = tuple(sorted(float(e) for e in P.batch_etas))
+    grid = sorted({g.shown for g in experiments.bank_grid(P).batch})
 
-    def grid(values: dict) -> experiments.BatchGrid:
-        eta = runs.snap(values["eta"], etas)
-        return experiments.BatchGrid(
-            P.batch_sizes, etas, eta, *_betas(values), P.batch_steps, P.track_every
-        )
+    def setting(values: dict) -> experiments.BatchGrid:
+        eta = eta_value(values["eta"], grid, P.eta_step)
+        return experiments.batch_grid(P, eta, *_betas(values))
 
     def compute(values, progress=None):
-        return experiments.batch_sweep(base, grid(values), progress=progress)
+        return experiments.batch_sweep(base, setting(values), progress=progress)
 
     return _panel(
         P,
@@ -60,17 +99,29 @@ def batch_panel(P: Params) -> widgets.ControlPanel:
             views.batch_settle_chart,
             widgets.TableView(views.batch_table),
         ],
-        lambda values: experiments.batch_configs(base, grid(values)),
-        etas[0],
+        lambda values: experiments.batch_configs(base, setting(values)),
+        min(P.batch_etas),
         P.batch_eta_range,
     )
 
 
-def _warmup(values: dict, after: int, track_every: int) -> experiments.Warmup:
-    """The warmup run the sliders (eta, warmup, beta1, beta2) select."""
-    return experiments.Warmup(
-        values["eta"], int(values["warmup"]), after, *_betas(values), track_every
-    )
+def _warmup_slider(start: int, P: Params) -> tuple[int, ...]:
+    """A warmup slider (value, min, max, step) starting at ``start``."""
+    return (int(start), *(int(v) for v in P.warmup_range))
+
+
+def _selector(
+    P: Params, make: Callable, on_grid: Sequence[experiments.Warmup]
+) -> Callable[[dict], experiments.Warmup]:
+    """The (b) or (c) setting the sliders select: ``make(P, eta, warmup, beta1, beta2)``, the
+    eta snapped onto those of the panel's on-grid settings ``on_grid``."""
+    grid = sorted({s.eta for s in on_grid})
+
+    def setting(values: dict) -> experiments.Warmup:
+        eta = eta_value(values["eta"], grid, P.eta_step)
+        return make(P, eta, values["warmup"], *_betas(values))
+
+    return setting
 
 
 def warmup_panel(P: Params) -> widgets.ControlPanel:
@@ -78,9 +129,7 @@ def warmup_panel(P: Params) -> widgets.ControlPanel:
     (sliders; each new length compiles once), then ``P.after_warmup`` steps at the peak
     (:func:`experiments.warmup_run`); ``last_result`` is a :class:`experiments.WarmupRun`."""
     base = experiments.run_base(P)
-
-    def setting(values: dict) -> experiments.Warmup:
-        return _warmup(values, P.after_warmup, P.track_every)
+    setting = _selector(P, experiments.warmup_setting, experiments.bank_grid(P).warmup)
 
     def compute(values, progress=None):
         return experiments.warmup_run(
@@ -98,7 +147,7 @@ def warmup_panel(P: Params) -> widgets.ControlPanel:
         lambda values: [experiments.warmup_config(base, setting(values))],
         P.warmup_peak,
         P.warmup_eta_range,
-        extra={"warmup": (int(P.warmup), *(int(v) for v in P.warmup_range))},
+        extra={"warmup": _warmup_slider(P.warmup, P)},
     )
 
 
@@ -107,9 +156,7 @@ def breakdown_panel(P: Params) -> widgets.ControlPanel:
     steps (slider), both for ``warmup + P.break_after`` steps (:func:`experiments.breakdown`);
     ``last_result`` is a :class:`experiments.Breakdown`."""
     base = experiments.run_base(P)
-
-    def setting(values: dict) -> experiments.Warmup:
-        return _warmup(values, P.break_after, P.break_track_every)
+    setting = _selector(P, experiments.breakdown_setting, experiments.bank_grid(P).breakdown)
 
     def compute(values, progress=None):
         return experiments.breakdown(base, setting(values), stall=P.stall, progress=progress)
@@ -125,5 +172,5 @@ def breakdown_panel(P: Params) -> widgets.ControlPanel:
         lambda values: experiments.breakdown_configs(base, setting(values)),
         P.break_eta,
         P.break_eta_range,
-        extra={"warmup": (int(P.break_warmup), *(int(v) for v in P.warmup_range))},
+        extra={"warmup": _warmup_slider(P.break_warmup, P)},
     )

@@ -43,13 +43,13 @@ BAND_COLOR = "#9ecae1"
 
 def batch_sharpness_chart(result: BatchSweep) -> alt.LayerChart:
     """psharp against step at the shown eta, one line per batch size, with the full-batch
-    threshold."""
+    threshold (one flat layer chart)."""
     eta, table = result.eta, result.table
     shown = table[np.isclose(table["eta"], eta)]
     order = list(dict.fromkeys(result.summary.sort_values("examples")["batch"]))
     rules = result.thresholds
     thr = float(rules.loc[np.isclose(rules["eta"], eta), "threshold"].iloc[0])
-    chart = charts.line_chart(
+    chart = charts.flat_line_chart(
         shown,
         y="precond_sharpness",
         color="batch",
@@ -77,7 +77,8 @@ def _eta_colors(etas: Sequence[float]) -> alt.Scale:
 def batch_settle_chart(result: BatchSweep) -> alt.LayerChart:
     """Late median psharp against examples per step (log-log), one line per eta, each with its
     full-batch threshold as a dashed rule in the same colour."""
-    summary = result.summary.assign(η=lambda f: [_eta_label(e) for e in f["eta"]])
+    columns = ["eta", "examples", "batch", "late_precond_sharpness", "late_ratio"]
+    summary = result.summary[columns].assign(η=lambda f: [_eta_label(e) for e in f["eta"]])
     etas = sorted(set(summary["eta"]))
     color = alt.Color("η:N", scale=_eta_colors(etas), title="learning rate")
     rules = result.thresholds.sort_values("eta")
@@ -159,23 +160,32 @@ def batch_table(result: BatchSweep) -> tuple[pd.DataFrame, str]:
 # (b) linear warmup
 
 
-def _warmup_end(result: WarmupRun) -> list:
-    """The dotted "warmup ends" rule, when the run has a warmup."""
-    if not result.warmup_steps:
-        return []
-    return [charts.labelled_step_rule(result.warmup_steps, "warmup ends")]
+def _warmup_end(result: WarmupRun) -> list[alt.Chart]:
+    """The dotted "warmup ends" rule and its label, as two flat layers; without warmup they
+    hold no rows, so the chart keeps its layout and a slider move only swaps data."""
+    end = [float(result.warmup_steps)] if result.warmup_steps else []
+    frame = pd.DataFrame({"step": pd.Series(end, dtype=float), "text": ["warmup ends"] * len(end)})
+    base = alt.Chart(frame).encode(x=alt.X("step:Q"))
+    rule = base.mark_rule(color=charts.NEUTRAL_COLOR, strokeDash=[2, 3], strokeWidth=1.2)
+    label = base.mark_text(align="left", baseline="top", dx=3, dy=2, fontSize=11).encode(
+        y=alt.YValue(0), text="text:N"
+    )
+    return [rule, label]
 
 
 def warmup_sharpness_chart(result: WarmupRun, clip: float = 30.0) -> alt.LayerChart:
     """psharp (log axis) against the threshold at eta_t (dashed curve).
 
     The threshold starts at 38 W / eta, far above everything else; the part above ``clip``
-    times the largest psharp is left off so the meeting point stays readable.
+    times the largest psharp is left off so the meeting point stays readable. The peak and the
+    warmup length are written in the top right corner (data, like everything that changes
+    with a slider but the formula: a slider move swaps data in one flat layer chart).
     """
-    records, path = result.records, result.path
+    records = result.records[["step", "precond_sharpness", "threshold", "lr"]]
+    path = result.path[["step", "threshold"]]
     path = path[path["threshold"] <= clip * records["precond_sharpness"].max()]
     y_scale = alt.Scale(type="log")
-    x = alt.X("step:Q", title="step", scale=alt.Scale(domain=[0, result.steps], nice=False))
+    x = alt.X("step:Q", title="step", scale=alt.Scale(nice=False))
     psharp = (
         alt.Chart(records)
         .mark_line(point=True, color=ADAM_COLOR)
@@ -201,18 +211,26 @@ def warmup_sharpness_chart(result: WarmupRun, clip: float = 30.0) -> alt.LayerCh
         .mark_line(strokeDash=charts.THRESHOLD_DASH, color=charts.NEUTRAL_COLOR)
         .encode(x=x, y=alt.Y("threshold:Q", scale=y_scale))
     )
-    title = (
-        f"Warmup to η = {format_sci(result.eta)} over {result.warmup_steps} steps: "
-        f"psharp (blue) against the threshold {formula} (dashed)"
+    setting = f"warmup to η = {format_sci(result.eta)} over {result.warmup_steps} steps"
+    caption = (
+        alt.Chart(pd.DataFrame({"setting": [setting]}))
+        .mark_text(align="right", baseline="top", dx=-4, dy=4, fontSize=12)
+        .encode(x=alt.XValue("width"), y=alt.YValue(0), text="setting:N")
     )
-    return alt.layer(threshold, psharp, *_warmup_end(result)).properties(
-        title=title, width=520, height=230
+    return alt.layer(
+        threshold,
+        psharp,
+        *_warmup_end(result),
+        caption,
+        title=f"psharp (blue) against the threshold {formula} (dashed)",
+        width=520,
+        height=230,
     )
 
 
 def warmup_ratio_chart(result: WarmupRun) -> alt.LayerChart:
     """psharp / threshold(eta_t) against step, with the band of the tracking criterion
-    shaded."""
+    shaded (one flat layer chart)."""
     low, high = result.band
     shade = (
         alt.Chart(pd.DataFrame({"low": [low], "high": [high]}))
@@ -226,7 +244,10 @@ def warmup_ratio_chart(result: WarmupRun) -> alt.LayerChart:
         label="psharp / threshold at ηₜ",
         x_title="step",
     )
-    return alt.layer(shade, ratio, *_warmup_end(result)).properties(
+    return charts.flatten_layers(
+        shade,
+        ratio,
+        *_warmup_end(result),
         title=f"Ratio to the current threshold (band {low}–{high} shaded)",
         width=520,
         height=180,

@@ -25,7 +25,9 @@ report lambda_1(H) and the held-out accuracy at the solution:
 Each experiment has a ``*_configs`` function (the runs a setting needs: a panel draws a setting
 at once when they are all trained) and a setup (:class:`SolutionsSetup`,
 :class:`ComparisonSetup`, made from the notebook's parameters by :func:`solutions_setup` and
-:func:`comparison_setup`) holding what the sliders do not change.
+:func:`comparison_setup`) holding what the sliders do not change. The settings the bank of
+precomputed runs holds are :func:`solutions_grid` and :func:`comparison_grid`; their runs,
+:func:`bank_runs`.
 """
 
 from __future__ import annotations
@@ -53,14 +55,18 @@ __all__ = [
     "Sweep",
     "Trend",
     "accuracy_stderr",
+    "bank_runs",
     "comparison",
     "comparison_configs",
+    "comparison_grid",
     "comparison_setup",
+    "eta_grid",
     "matched_sharpness",
     "solution_config",
     "solution_point",
     "solutions",
     "solutions_configs",
+    "solutions_grid",
     "solutions_setup",
     "solutions_sweep",
     "stable_etas",
@@ -106,7 +112,7 @@ _AT_SOLUTION = ("steps", "sharpness", "precond_sharpness", "loss", "train_acc", 
 
 
 def solutions(results: Sequence, loss_threshold: float) -> pd.DataFrame:
-    """One row per run (:class:`~aeos_lab.engine.train.RunResult`): its hyperparameters
+    """One row per run (:class:`~aeos_lab.engine.results.RunResult`): its hyperparameters
     (``optimizer``, ``eta``, ``beta1``, ``beta2`` (None for EMA heavy ball), ``batch`` label,
     ``batch_size``), the engine's ``status`` and what holds at its solution (the first record
     below ``loss_threshold``, :func:`solution_point`): ``reached``, ``steps``, ``sharpness``
@@ -528,4 +534,49 @@ def comparison(
 
 
 # ---------------------------------------------------------------------------------------------
-# The paper figures (each at the panel's opening setting)
+# The bank: every run the panels need at every on-grid slider setting
+
+
+def eta_grid(P: Params) -> list[float]:
+    """The learning rates both panels' eta sliders land on: every eta of the sweeps of (a)
+    (:attr:`SolutionsSetup.etas`) and Adam's etas in (b) (``P.compare_etas``)."""
+    return sorted({*solutions_setup(P).etas, *(float(e) for e in P.compare_etas)})
+
+
+def solutions_grid(P: Params) -> list[Selection]:
+    """The settings of panel (a) the bank holds, all at beta1 = ``P.beta1``: the cross of the
+    paper's two sweeps (every eta of :func:`eta_grid` at ``P.beta2_for_eta``, every beta2 of
+    :attr:`SolutionsSetup.beta2s` at ``P.eta_for_beta2``) and the full product of the eta grid
+    with ``P.product_beta2s``. Any other pair of grid values trains one full-batch run on Run.
+    """
+    setup, etas = solutions_setup(P), eta_grid(P)
+    pairs = [(eta, setup.beta2_for_eta) for eta in etas]
+    pairs += [(setup.eta_for_beta2, beta2) for beta2 in setup.beta2s]
+    pairs += [(eta, float(beta2)) for beta2 in P.product_beta2s for eta in etas]
+    return list(dict.fromkeys(Selection(eta, P.beta1, beta2) for eta, beta2 in pairs))
+
+
+def comparison_grid(P: Params) -> list[Selection]:
+    """The settings of panel (b) the bank holds, at beta1 = ``P.beta1``: the full product of
+    :func:`eta_grid` with Adam's beta2s in the comparison (:attr:`ComparisonSetup.beta2s`) and
+    ``P.product_beta2s`` (whose Adam runs :func:`solutions_grid` holds already)."""
+    beta2s = sorted({*comparison_setup(P).beta2s, *(float(b) for b in P.product_beta2s)})
+    return [Selection(eta, P.beta1, beta2) for beta2 in beta2s for eta in eta_grid(P)]
+
+
+def bank_runs(P: Params) -> list[RunConfig]:
+    """Every run the network panels draw at their on-grid settings (:func:`solutions_grid`,
+    :func:`comparison_grid`), each once: what ``aeos-lab bank build`` precomputes.
+
+    For ``params.FULL`` on the default task that is 25 runs: 17 full-batch Adam runs (the 9 of
+    the sweeps' cross and the 8 other grid etas at beta2 0.9 and 0.99), 5 Adam runs with 500
+    examples per step (700 steps each) and 3 EMA heavy-ball runs; (b)'s Adam runs are all
+    among (a)'s. Full-batch runs stop at their solution (270-860 steps, 9,400 in all), the
+    large-batch ones run 3,500 steps. Trained here on 2 CPU cores shared with other work, they
+    took 441 s (44 ms a full-batch step, 18 ms a large-batch one, compilation included); on
+    idle cores a full-batch step takes about 12 ms.
+    """
+    solutions, comparisons = solutions_setup(P), comparison_setup(P)
+    configs = [c for s in solutions_grid(P) for c in solutions_configs(solutions, s)]
+    configs += [c for s in comparison_grid(P) for c in comparison_configs(comparisons, s)]
+    return _unique(configs)

@@ -1,15 +1,22 @@
 """Panels of notebook 05: sliders and a Run button around the experiments of
 :mod:`.experiments`, drawn by :mod:`.views`.
 
-Both panels train networks, so each has a Run button: a setting whose runs are all in the run
-cache (:func:`aeos_lab.engine.runs.trained` of the experiment's ``*_configs``) is shown as soon
-as the sliders select it; a new one waits for Run, with progress in the status line. The
-sliders snap onto the trained grids (eta within 3%, beta2 within 2e-4, slider float noise
-rounded away), so a swept setting never asks for a new run.
+Both panels train networks, so each has a Run button: a setting whose runs are all available
+(:func:`aeos_lab.engine.runs.trained` of the experiment's ``*_configs``: in the bank of
+precomputed runs or the run cache) is shown as soon as the sliders select it; a new one waits
+for Run, with progress and an estimated time in the status line, which also says where the
+runs shown came from (:func:`aeos_lab.engine.runs.provenance`).
+
+The sliders land on the grids the bank holds (:func:`.experiments.solutions_grid`,
+:func:`.experiments.comparison_grid`): the eta slider steps ``P.eta_step`` decades counted from
+the smallest grid eta (every eta of the default grid is a step, to 0.5%), and a value within
+half a step of a grid eta is that eta; beta2 steps through 0.0005 (every grid beta2 is a step;
+within 2e-4 snaps); slider float noise is rounded away.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from aeos_lab.engine import runs
@@ -27,19 +34,21 @@ def _panel(
     setup,
     charts: Sequence,
     *,
-    etas: Sequence[float],
-    beta2s: Sequence[float],
+    grid: Sequence[experiments.Selection],
     eta: float,
     beta2: float,
 ) -> widgets.ControlPanel:
     """A Run-button panel with eta, beta1 and beta2 sliders (starting at ``eta``, ``P.beta1``,
-    ``beta2``) whose values, snapped onto ``etas`` and ``beta2s``, select the setting
-    ``experiment(setup, selection, progress)`` computes; ``configs(setup, selection)`` are the
-    runs it needs."""
+    ``beta2``) whose values, snapped onto the etas (within half an eta step) and beta2s of
+    ``grid`` (the settings the bank holds), select the setting ``experiment(setup, selection,
+    progress)`` computes; ``configs(setup, selection)`` are the runs it needs (the status line
+    says where they came from, and for a new setting about how long Run takes)."""
+    etas, beta2s = sorted({s.eta for s in grid}), sorted({s.beta2 for s in grid})
+    half_step = 10 ** (P.eta_step / 2) - 1
 
     def selection(values) -> experiments.Selection:
         return experiments.Selection(
-            runs.snap(values["eta"], etas),
+            runs.snap(values["eta"], etas, rel=half_step),
             runs.slider_beta(values["beta1"]),
             runs.slider_beta(values["beta2"], beta2s),
         )
@@ -47,16 +56,31 @@ def _panel(
     def compute(values, progress=None):
         return experiment(setup, selection(values), progress)
 
+    def needed(values):
+        return configs(setup, selection(values))
+
     return widgets.ControlPanel(
         compute,
         list(charts),
-        ready=lambda values: runs.trained(configs(setup, selection(values))),
+        ready=lambda values: runs.trained(needed(values)),
+        source=lambda values: runs.provenance(needed(values)),
+        estimate=lambda values: runs.estimate_seconds(needed(values)),
         run_button=True,
         auto_run=False,
-        eta=widgets.eta_slider(eta, *P.eta_range, step=0.05, readout_format=".2e"),
+        eta=_eta_slider(P, eta, etas),
         beta1=(P.beta1, *P.beta1_range),
         beta2=widgets.beta_slider("beta2", beta2, *P.beta2_range, ".4f"),
     )
+
+
+def _eta_slider(P: Params, value: float, grid: Sequence[float]):
+    """An eta log slider over ``P.eta_range`` whose steps are log10(min(grid)) + k *
+    ``P.eta_step`` decades (its low end moves up by less than one step to the lowest of them),
+    so each grid eta a whole number of steps above the smallest is a slider position; on the
+    default grid 1e-4 times 1, 2, 4, 10 and 20 all lie within 0.5% of a step."""
+    step, smallest = P.eta_step, math.log10(min(grid))
+    low = smallest - step * math.floor((smallest - math.log10(P.eta_range[0])) / step + 1e-9)
+    return widgets.eta_slider(value, 10**low, P.eta_range[1], step=step, readout_format=".2e")
 
 
 def solutions_panel(P: Params, *, eta: float | None = None) -> widgets.ControlPanel:
@@ -80,8 +104,7 @@ def solutions_panel(P: Params, *, eta: float | None = None) -> widgets.ControlPa
             lambda r: views.solutions_chart(r, "beta2"),
             widgets.TableView(views.solutions_table),
         ],
-        etas=setup.etas,
-        beta2s=setup.beta2s,
+        grid=experiments.solutions_grid(P),
         eta=P.eta_for_beta2 if eta is None else eta,
         beta2=P.beta2_for_eta,
     )
@@ -94,7 +117,8 @@ def comparison_panel(P: Params) -> widgets.ControlPanel:
 
     The beta2 slider sets Adam's beta2 (starting at ``P.compare_beta2``; the settings in
     ``P.compare_beta2_options`` are trained with the first Run, so the slider switches between
-    them at once); beta1 applies to both optimizers; eta picks the Adam run to ring.
+    them at once); beta1 applies to both optimizers; eta picks the Adam run to ring (an eta
+    outside ``P.compare_etas`` adds its Adam runs).
     ``last_result`` is a :class:`~.experiments.Comparison`.
     """
     setup = experiments.comparison_setup(P)
@@ -104,8 +128,7 @@ def comparison_panel(P: Params) -> widgets.ControlPanel:
         experiments.comparison_configs,
         setup,
         [views.comparison_chart, widgets.TableView(views.comparison_table)],
-        etas=setup.adam_etas,
-        beta2s=setup.beta2s,
+        grid=experiments.comparison_grid(P),
         eta=setup.adam_etas[0],
         beta2=P.compare_beta2,
     )

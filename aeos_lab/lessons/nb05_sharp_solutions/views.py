@@ -68,18 +68,22 @@ def _full_first(labels: pd.Series) -> pd.Series:
     return labels.map(lambda s: (0 if s.startswith("full") else 1, s))
 
 
-def _ring(frame: pd.DataFrame, x, y, tooltip, size: int) -> alt.Chart:
-    """The selected rows of ``frame`` ringed in red."""
+def _ring(x, y, tooltip, size: int, data=alt.Undefined) -> alt.Chart:
+    """The rows with ``selected`` true ringed in red (a filter on the chart's own data, so
+    Altair prepares the data once)."""
     return (
-        alt.Chart(frame[frame["selected"]])
+        alt.Chart(data)
+        .transform_filter("datum.selected")
         .mark_point(size=size, filled=False, strokeWidth=2.5, color=HIGHLIGHT_COLOR)
         .encode(x=x, y=y, tooltip=tooltip)
     )
 
 
-def _sweep_points(frame, x, y, *, x_title, y_title, title, error=None):
-    """Points joined by lines on a log x axis, colour = batch setting; the selected run ringed
-    in red; with ``error``, a bar of +-error around each point."""
+def _sweep_points(frame, x, y, *, x_title, y_title, title, bars=False):
+    """Points joined by lines (one per ``series``) on a log x axis, colour = batch setting;
+    the selected run ringed in red; with ``bars``, a bar from ``low`` to ``high`` at each
+    point. The layers carry no data: they read the data of the chart they are placed in
+    (``frame``, by :func:`solutions_chart`)."""
     order = list(dict.fromkeys(frame.sort_values("batch", key=_full_first)["batch"]))
     x_enc = alt.X(
         f"{x}:Q",
@@ -96,19 +100,13 @@ def _sweep_points(frame, x, y, *, x_title, y_title, title, error=None):
         alt.Tooltip("steps:Q"),
         alt.Tooltip(f"{y}:Q", format=".4g"),
     ]
-    base = alt.Chart(frame).encode(x=x_enc, y=y_enc, color=color, tooltip=tooltip)
-    layers = [base.mark_line(point=True).encode(detail="batch:N")]
-    if error is not None:
-        bars = frame.assign(low=frame[y] - frame[error], high=frame[y] + frame[error])
-        layers.insert(
-            0,
-            alt.Chart(bars)
-            .mark_rule(opacity=0.5)
-            .encode(
-                x=x_enc, y=alt.Y("low:Q", scale=alt.Scale(zero=False)), y2="high:Q", color=color
-            ),
-        )
-    layers.append(_ring(frame, x_enc, y_enc, tooltip, 220))
+    line = alt.Chart().mark_line(point=True)
+    layers = [line.encode(x=x_enc, y=y_enc, color=color, tooltip=tooltip, detail="series:N")]
+    if bars:
+        low = alt.Y("low:Q", scale=alt.Scale(zero=False))
+        rule = alt.Chart().mark_rule(opacity=0.5)
+        layers.insert(0, rule.encode(x=x_enc, y=low, y2="high:Q", color=color))
+    layers.append(_ring(x_enc, y_enc, tooltip, 220))
     return alt.layer(*layers).properties(title=title, width=300, height=200)
 
 
@@ -116,18 +114,38 @@ def solutions_chart(result: SharpnessSweep, axis: str) -> alt.HConcatChart:
     """Sharpness at the solution (left) and held-out accuracy at the solution with +-1
     standard error (right) against eta (``axis="eta"``, the eta sweeps) or against 1 - beta2
     (``axis="beta2"``, the beta2 sweeps), both on log axes; runs that reached their solution,
-    plus the selected ones."""
+    plus the selected ones (a selected run outside the sweep is a point of its own, not
+    joined to the sweep's line).
+
+    Both charts read one table holding only the columns they draw: Altair copies and
+    sanitises every column of every table it is given, which made this chart the slow part
+    of a slider move."""
     frame = result.solutions
     frame = frame[frame["reached"] & (frame[f"in_{axis}_sweep"] | frame["selected"])]
+    beta2 = frame["beta2"].astype(float)
     if axis == "beta2":
-        frame = frame.assign(one_minus_beta2=1.0 - frame["beta2"].astype(float))
         x, x_title = "one_minus_beta2", "1 − β₂ (log)"
         where = f"η = {charts.format_sci(result.eta_for_beta2)}"
     else:
         x, x_title = "eta", "η (log)"
         where = f"β₂ = {result.beta2_for_eta:g}"
+    data = pd.DataFrame(
+        {
+            "eta": frame["eta"],
+            "beta2": beta2,
+            "one_minus_beta2": 1.0 - beta2,
+            "batch": frame["batch"],
+            "series": frame["batch"].where(frame[f"in_{axis}_sweep"], frame["batch"] + " *"),
+            "steps": frame["steps"],
+            "sharpness": frame["sharpness"],
+            "test_acc": frame["test_acc"],
+            "low": frame["test_acc"] - frame["test_acc_stderr"],
+            "high": frame["test_acc"] + frame["test_acc_stderr"],
+            "selected": frame["selected"].astype(bool),
+        }
+    )
     sharp = _sweep_points(
-        frame,
+        data,
         x,
         "sharpness",
         x_title=x_title,
@@ -135,15 +153,15 @@ def solutions_chart(result: SharpnessSweep, axis: str) -> alt.HConcatChart:
         title=f"Sharpness at the solution ({where})",
     )
     acc = _sweep_points(
-        frame,
+        data,
         x,
         "test_acc",
         x_title=x_title,
         y_title="held-out accuracy (±1 s.e.)",
         title="Held-out accuracy at the solution",
-        error="test_acc_stderr",
+        bars=True,
     )
-    return alt.hconcat(sharp, acc)
+    return alt.hconcat(sharp, acc, data=data)
 
 
 def solutions_table(result: SharpnessSweep) -> tuple[pd.DataFrame, str]:
@@ -180,7 +198,7 @@ def comparison_chart(result: Comparison) -> alt.LayerChart:
     point labelled with its eta; the selected Adam run ringed; a grey dash above each momentum
     run marks its threshold (2 + 2 beta1) / ((1 - beta1) eta)."""
     frame = with_method(result.solutions)
-    frame = frame[frame["reached"]].copy()
+    frame = frame.loc[frame["reached"], ["method", "eta", "steps", "sharpness", "selected"]]
     frame["label"] = [f"η={charts.format_sci(e)}" for e in frame["eta"]]
     labels = [m for m in OPTIMIZER_COLORS if m in set(frame["method"])]
     color = alt.Color(
@@ -223,7 +241,7 @@ def comparison_chart(result: Comparison) -> alt.LayerChart:
         f"Sharpness at the solution against training time (Adam β₂ = {sel.beta2:g}, "
         f"β₁ = {sel.beta1:g})"
     )
-    ring = _ring(frame, x, y, tooltip, 260)
+    ring = _ring(x, y, tooltip, 260, frame)
     return alt.layer(cap, lines, text, ring).properties(title=title, width=520, height=260)
 
 
