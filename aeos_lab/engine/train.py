@@ -399,21 +399,36 @@ def _measure_batch(static: Static, arrays, params, precond, step, status, eig: E
 
 @functools.partial(jax.jit, static_argnames=("static", "measure_static", "gap", "count", "frozen"))
 def _advance_and_measure_batch(
-    static: Static, measure_static: Static, arrays, hyper, precond, carry, eig, gap, count, frozen
+    static: Static,
+    measure_static: Static,
+    arrays,
+    hyper,
+    precond,
+    carry,
+    eig,
+    measure_first,
+    gap,
+    count,
+    frozen,
 ):
     """``count`` times: ``gap`` steps, then a measurement; one compiled scan, records stacked
-    along a leading axis (the fused driver of small models, see :data:`FUSED_MAX_PARAMS`)."""
+    along a leading axis (the fused driver of small models, see :data:`FUSED_MAX_PARAMS`).
+    With ``measure_first`` (a traced bool, so it compiles once) the first of the ``count``
+    measurements is taken before any step: a run's step-0 record needs no kernel of its own."""
 
-    def body(state, _):
+    def advance(carry):
+        return _advance_batch(static, arrays, hyper, precond, carry, gap, frozen)
+
+    def body(state, index):
         carry, eig = state
-        carry = _advance_batch(static, arrays, hyper, precond, carry, gap, frozen)
+        carry = jax.lax.cond(measure_first & (index == 0), lambda c: c, advance, carry)
         p = optimizers.preconditioner(carry.opt_state)
         record, eig = _measure_batch(
             measure_static, arrays, carry.params, p, carry.step, carry.status, eig
         )
         return (carry, eig), record
 
-    (carry, eig), records = jax.lax.scan(body, (carry, eig), None, length=count)
+    (carry, eig), records = jax.lax.scan(body, (carry, eig), jnp.arange(count))
     return carry, eig, records
 
 
@@ -521,12 +536,14 @@ class _Engine:
         return _split_rows(rows, self.configs)
 
     def _run_fused(self, eig, bar) -> list[dict]:
-        """Measure at step 0, then each run of equal gaps between measurement steps as one
-        fused scan (split where P freezes)."""
+        """Each run of equal gaps between measurement steps as one fused scan (split where P
+        freezes); the first scan also takes the step-0 measurement."""
         points = self.measurement_steps()
         ((_, carry, precond, frozen),) = self.walk(points[:1])  # the state at step 0
-        first, eig = self._record(carry, precond, frozen, eig)
-        rows = [first]
+        if len(points) == 1:
+            first, eig = self._record(carry, precond, frozen, eig)
+            return [first]
+        rows: list[dict] = []
         segments: list[tuple[int, int]] = []
         for gap in np.diff(points).tolist():
             if segments and segments[-1][0] == gap:
@@ -541,6 +558,7 @@ class _Engine:
                 first = (freeze - done) // gap
                 pieces = [(gap, first), (gap, count - first)]
             for gap_, count_ in pieces:
+                measure_first = not rows  # the step-0 record comes with the first scan
                 carry, eig, records = _advance_and_measure_batch(
                     self.static,
                     self.measure_static,
@@ -549,12 +567,13 @@ class _Engine:
                     precond,
                     carry,
                     eig,
+                    jnp.asarray(measure_first),
                     gap_,
-                    count_,
+                    count_ + measure_first,
                     frozen,
                 )
                 host = jax.device_get(records)
-                for i in range(count_):
+                for i in range(count_ + measure_first):
                     row = {key: value[i] for key, value in host.items()}
                     row["frozen"] = np.full(self.padded, frozen)
                     rows.append(row)
