@@ -139,7 +139,9 @@ def _bank(args: argparse.Namespace) -> int:
     if args.bank_command == "verify":
         if args.sample < 1:
             raise ValueError(f"sample must be >= 1, got {args.sample}")
-        checks = precompute.verify(args.sample, seed=args.seed, directory=args.dir)
+        checks = precompute.verify(
+            args.sample, seed=args.seed, directory=args.dir, max_seconds=args.max_seconds
+        )
         return 0 if checks and all(check.ok for check in checks) else 1
     precompute.info(args.dir)
     return 0
@@ -257,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = bank_sub.add_parser("verify", help="recompute random entries and compare summaries")
     b.add_argument("--sample", type=int, default=10, help="entries to recompute (default 10)")
     b.add_argument("--seed", type=int, default=0, help="seed of the random choice")
+    b.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="draw only among entries whose build took at most this long",
+    )
     b.add_argument("--dir", default=None, help=where)
     b = bank_sub.add_parser("info", help="list the bank's files, entries, sizes, provenance")
     b.add_argument("--dir", default=None, help=where)

@@ -37,7 +37,7 @@ import pandas as pd
 from aeos_lab.core.formatting import format_sci
 from aeos_lab.engine import analysis, bank, results, runs, traces, train
 from aeos_lab.engine.config import RunConfig
-from aeos_lab.engine.traces import TraceConfig
+from aeos_lab.engine.traces import PrecondConfig, TraceConfig
 
 __all__ = [
     "LESSONS",
@@ -63,11 +63,12 @@ LESSONS = {
 
 @dataclass(frozen=True)
 class Contents:
-    """What one lesson's panels need at every on-grid slider setting: network ``runs`` and
-    Adam's P ``traces``."""
+    """What one lesson's panels need at every on-grid slider setting: network ``runs``,
+    Adam's P ``traces`` and Adam's whole P at a step (``preconds``)."""
 
     runs: tuple[RunConfig, ...]
     traces: tuple[TraceConfig, ...] = ()
+    preconds: tuple[PrecondConfig, ...] = ()
 
 
 def lesson_params(package: str, paper: bool = False):
@@ -91,9 +92,11 @@ def lesson_contents(package: str, paper: bool = False) -> Contents:
             "not say which runs its panels need, so its bank cannot be built"
         )
     bank_traces = getattr(experiments, "bank_traces", None)  # notebook 02 only
+    bank_preconds = getattr(experiments, "bank_preconds", None)  # notebook 02 only
     return Contents(
         tuple(experiments.bank_runs(P)),
         tuple(bank_traces(P)) if bank_traces is not None else (),
+        tuple(bank_preconds(P)) if bank_preconds is not None else (),
     )
 
 
@@ -113,17 +116,20 @@ def registry(paper: bool = False) -> dict[str, Callable[[], Contents]]:
 
 @dataclass(frozen=True)
 class _Item:
-    """One wanted entry: a run config or a trace spec, its bank key and training steps."""
+    """One wanted entry: a run config, a trace spec or a precond spec, its bank key and
+    training steps."""
 
     kind: str
     key: str
-    spec: RunConfig | TraceConfig
+    spec: RunConfig | TraceConfig | PrecondConfig
     units: int
 
     @property
     def label(self) -> str:
         if self.kind == "run":
             return f"{runs.describe(self.spec)} ({self.spec.steps} steps)"
+        if self.kind == "precond":
+            return f"P of adam η={format_sci(self.spec.run.eta, 3)} at step {self.units}"
         return f"P trace of adam η={format_sci(self.spec.run.eta, 3)} to step {self.units}"
 
 
@@ -131,6 +137,7 @@ def _items(contents: Contents) -> list[_Item]:
     """The entries of ``contents`` in order, without repeats."""
     items = [_Item("run", bank.run_key(c), c, bank.units(c)) for c in contents.runs]
     items += [_Item("trace", bank.trace_key(s), s, s.snapshots[-1]) for s in contents.traces]
+    items += [_Item("precond", bank.precond_key(s), s, s.step) for s in contents.preconds]
     return list({item.key: item for item in items}.values())
 
 
@@ -191,6 +198,8 @@ def _compute(group: list[_Item], vectorize: bool) -> tuple[list, float]:
         configs = [item.spec for item in group]
         results = train.sweep(configs, cache=False, progress=False, vectorize=vectorize)
         out = [result.to_payload() for result in results]
+    elif group[0].kind == "precond":
+        out = [traces.precond_values(item.spec) for item in group]
     else:
         spec = group[0].spec
         trace = traces.precond_trace(spec.run, spec.snapshots, every=spec.every, use_cache=False)
@@ -292,6 +301,8 @@ def build(
                         writer.add_line(item.key, item.kind, line, *row)
                     elif item.kind == "run":
                         writer.add_run(item.spec, result, seconds)
+                    elif item.kind == "precond":
+                        writer.add_precond(item.spec, result, seconds)
                     else:
                         writer.add_trace(item.spec, result, seconds)
                     line = writer.lines[item.key]
@@ -425,6 +436,13 @@ def _compare(label: str, stored: dict, fresh: dict) -> list[Check]:
     return checks
 
 
+def precond_summary(values) -> dict[str, float]:
+    """The compared summaries of Adam's whole P: its 10%, 50% and 90% quantiles."""
+    values = np.asarray(values, dtype=np.float64)
+    quantiles = np.quantile(values, [0.1, 0.5, 0.9])
+    return dict(zip(("P_10%", "P_median", "P_90%"), map(float, quantiles), strict=True))
+
+
 def _verify_entry(entry: bank.Entry, payload: dict) -> list[Check]:
     if entry.kind == "run":
         stored = results.RunResult.from_payload(payload)
@@ -443,6 +461,10 @@ def _verify_entry(entry: bank.Entry, payload: dict) -> list[Check]:
         ]
     spec = payload["spec"]
     config = RunConfig.from_dict(spec["run"])
+    if entry.kind == "precond":
+        fresh = traces.precond_values(traces.PrecondConfig(config, spec["step"]))
+        label = f"{entry.file}: P of adam η={format_sci(config.eta, 3)} at step {spec['step']}"
+        return _compare(label, precond_summary(payload["P"]), precond_summary(fresh))
     recomputed = traces.precond_trace(
         config, spec["snapshots"], every=spec["every"], use_cache=False
     )
@@ -459,15 +481,21 @@ def verify(
     *,
     seed: int = 0,
     directory: Path | str | None = None,
+    max_seconds: float | None = None,
     out: Callable[[str], None] = print,
 ) -> list[Check]:
-    """Recompute ``sample`` entries drawn at random (``seed``) from the bank in ``directory``,
-    with the bank and the run cache off, and compare their summaries (:func:`run_summary`,
+    """Recompute ``sample`` entries drawn at random (``seed``) from the bank in ``directory``
+    (only among those whose build took at most ``max_seconds``, when given), with the bank and
+    the run cache off, and compare their summaries (:func:`run_summary`,
     :func:`trace_summary`) within :data:`TOLERANCES`. ``out`` receives a table: entry,
     quantity, stored, recomputed, deviation, tolerance, ok."""
+    if max_seconds is not None and max_seconds <= 0:
+        raise ValueError(f"max_seconds must be > 0, got {max_seconds}")
     directory = Path(directory) if directory is not None else bank.bank_dir()
     bank.reset()
     pool = bank.entries(directory)
+    if max_seconds is not None:
+        pool = [entry for entry in pool if entry.seconds <= max_seconds]
     chosen = random.Random(seed).sample(pool, min(max(sample, 0), len(pool)))
     checks: list[Check] = []
     out(f"verifying {len(chosen)} of {len(pool)} entries of {directory} (seed {seed})")
@@ -523,9 +551,10 @@ def info(directory: Path | str | None = None, out: Callable[[str], None] = print
             out(f"  {bank_file.path.name}: UNUSABLE, {bank_file.problem}")
             continue
         kinds = [e.kind for e in bank_file.entries.values()]
+        preconds = f", {kinds.count('precond')} P snapshots" if "precond" in kinds else ""
         out(
             f"  {bank_file.path.name}: {kinds.count('run')} runs, {kinds.count('trace')} "
-            f"traces, {size / 1e6:.2f} MB"
+            f"traces{preconds}, {size / 1e6:.2f} MB"
         )
         for build_ in bank_file.builds:
             count = sum(e.build == build_ for e in bank_file.entries.values())

@@ -22,12 +22,14 @@ and one ``NAME.json.xz`` per lesson: xz-compressed JSON lines.
 * line 1, the header: ``format`` ("aeos-lab bank"), ``schema`` (:func:`schema`: a number bumped
   by hand when what the engine records changes meaning, and the field names of RunConfig and of
   a trace spec), ``name``, ``builds`` (library version, date and device of each build session)
-  and ``index``: per entry its key, kind ("run" or "trace"), build, wall ``seconds`` and the
-  step ``units`` it trained, and two timing keys (:func:`timing_keys`), in the order of the
-  entry lines;
+  and ``index``: per entry its key, kind ("run", "trace" or "precond"), build, wall
+  ``seconds`` and the step ``units`` it trained, and two timing keys (:func:`timing_keys`),
+  in the order of the entry lines;
 * every further line, one entry: ``{"key": ..., "kind": ..., "payload": ...}``. A run's
   payload is :meth:`RunResult.to_payload` with its records as columns (one list per metric); a
-  trace's holds its spec and the columns of its trace, hist and summary tables. Floats of
+  trace's holds its spec and the columns of its trace, hist and summary tables; a precond's
+  (Adam's whole P at one step, which notebook 02's Prop. 1 panel freezes) its spec and the
+  flattened values of P. Floats of
   float32 runs are written as the shortest decimal that reads back as the same float32 (at
   most 9 significant digits, half the characters of a float64 repr): exact for what the engine
   measured in float32, 7 digits for the host's float64 columns (lr, threshold, ratio); float64
@@ -70,7 +72,7 @@ from aeos_lab import __version__
 from aeos_lab.engine.config import RunConfig, stable_key
 
 if TYPE_CHECKING:
-    from aeos_lab.engine.traces import TraceConfig
+    from aeos_lab.engine.traces import PrecondConfig, TraceConfig
 
 __all__ = [
     "BANK_ENV",
@@ -84,11 +86,14 @@ __all__ = [
     "enabled",
     "entries",
     "files",
+    "has_precond",
     "has_run",
     "has_trace",
+    "lookup_precond",
     "lookup_run",
     "lookup_trace",
     "payload_of",
+    "precond_key",
     "reset",
     "run_key",
     "schema",
@@ -151,6 +156,11 @@ def trace_key(spec: TraceConfig) -> str:
             "every": spec.every,
         }
     )
+
+
+def precond_key(spec: PrecondConfig) -> str:
+    """The bank key of Adam's whole P at one step: a hash of its Adam run and the step."""
+    return stable_key({"bank": "precond", "run": spec.run.to_dict(), "step": spec.step})
 
 
 def units(config: RunConfig) -> int:
@@ -266,6 +276,14 @@ def encode_trace(spec: TraceConfig, tables: dict) -> dict:
     }
 
 
+def encode_precond(spec: PrecondConfig, values) -> dict:
+    """Adam's P as stored: its spec and the flattened values (shortest float32 decimals)."""
+    exact = spec.run.dtype == "float64"
+    flat = [float(v) for v in np.asarray(values).ravel()]
+    spec_dict = {"run": spec.run.to_dict(), "step": spec.step}
+    return {"spec": spec_dict, "P": _compact_column(flat, exact)}
+
+
 def _check_entry(kind: str, key: str, payload: dict) -> dict:
     """The payload with its tables expanded, after checking that its config hashes to ``key``
     (ValueError or TypeError otherwise: a corrupt entry or one of another schema)."""
@@ -289,6 +307,13 @@ def _check_entry(kind: str, key: str, payload: dict) -> dict:
         return payload | {
             name: _expand_table(payload[name]) for name in ("trace", "hist", "summary")
         }
+    if kind == "precond":
+        from aeos_lab.engine.traces import PrecondConfig
+
+        spec = payload["spec"]
+        if precond_key(PrecondConfig(RunConfig.from_dict(spec["run"]), spec["step"])) != key:
+            raise ValueError("its spec does not hash to its key")
+        return payload | _expand_table({"P": payload["P"]})
     raise ValueError(f"unknown kind {kind!r}")
 
 
@@ -308,7 +333,7 @@ def _warn(message: str) -> None:
 
 @dataclass(frozen=True)
 class Entry:
-    """An index row of a bank file: ``key``, ``kind`` ("run" or "trace"), ``build`` (its
+    """An index row of a bank file: ``key``, ``kind`` ("run", "trace", "precond"), ``build`` (its
     :class:`Build`), the wall ``seconds`` it took, the step ``units`` it trained, its
     :func:`timing_keys` (empty for traces) and the ``file`` (name) it lives in."""
 
@@ -549,6 +574,17 @@ def has_trace(spec: TraceConfig) -> bool:
     return _has(trace_key(spec))
 
 
+def lookup_precond(spec: PrecondConfig) -> tuple[dict, str] | None:
+    """(payload, provenance line) of a precomputed P of Adam: ``payload["P"]`` holds its
+    values, flattened as :func:`aeos_lab.engine.traces.precond_values` gives them."""
+    return _lookup(precond_key(spec))
+
+
+def has_precond(spec: PrecondConfig) -> bool:
+    """Whether the bank holds Adam's P of ``spec`` in a readable file."""
+    return _has(precond_key(spec))
+
+
 def seconds_per_unit(
     config: RunConfig, platform: str | None = None, directory: Path | None = None
 ) -> float | None:
@@ -691,6 +727,12 @@ class Writer:
         """Store a P trace (``tables``: trace, hist, summary as columns or rows)."""
         key = trace_key(spec)
         self._add(key, "trace", encode_trace(spec, tables), seconds, spec.snapshots[-1], ())
+        return key
+
+    def add_precond(self, spec: PrecondConfig, values, seconds: float) -> str:
+        """Store Adam's P of ``spec`` (flattened ``values``)."""
+        key = precond_key(spec)
+        self._add(key, "precond", encode_precond(spec, values), seconds, spec.step, ())
         return key
 
     def keep_only(self, keys: Iterable[str]) -> int:

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from jax.flatten_util import ravel_pytree
 
 from aeos_lab import __version__
 from aeos_lab.core import optimizers
@@ -31,12 +32,14 @@ __all__ = [
     "LOG10_P_BINS",
     "P_QUANTILES",
     "Prop1Check",
+    "PrecondConfig",
     "PrecondTrace",
     "TraceConfig",
     "adam_precond",
     "is_cached",
     "isomorphism_check",
     "precond_trace",
+    "precond_values",
 ]
 
 P_QUANTILES = {"P_min": 0.0, "P_10%": 0.1, "P_median": 0.5, "P_90%": 0.9, "P_max": 1.0}
@@ -249,11 +252,45 @@ def _compute_precond_trace(spec: TraceConfig, progress) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class PrecondConfig:
+    """Adam's whole P after ``step`` full-batch steps of ``run`` (:func:`_adam`): the P frozen
+    Adam keeps with ``freeze_at=step``. Its bank key: :func:`aeos_lab.engine.bank.precond_key`."""
+
+    run: RunConfig
+    step: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "step", check_int_at_least(self.step, 0, "step"))
+        object.__setattr__(self, "run", _adam(self.run))
+
+
+def _adam_state(spec: PrecondConfig):
+    """(params, optimizer state) of the Adam run of ``spec`` at its step."""
+    *_, (_, params, state) = train.states(spec.run, [spec.step])
+    return params, state
+
+
+def precond_values(spec: PrecondConfig) -> np.ndarray:
+    """Adam's P of ``spec``, computed now (no bank), flattened in the order of
+    :func:`jax.flatten_util.ravel_pytree` over the network's parameters."""
+    _, state = _adam_state(spec)
+    flat, _ = ravel_pytree(optimizers.preconditioner(state))
+    return np.asarray(jax.device_get(flat))
+
+
 def adam_precond(config: RunConfig, step: int) -> dict:
     """Adam's P after ``step`` full-batch steps at ``config``'s eta, beta1, beta2 (a pytree):
-    the preconditioner frozen Adam takes with ``freeze_at=step``."""
-    check_int_at_least(step, 0, "step")
-    *_, (_, _, state) = train.states(_adam(config), [step])
+    the preconditioner frozen Adam takes with ``freeze_at=step``. From the bank when it holds
+    it (:func:`aeos_lab.engine.bank.lookup_precond`), else trained now."""
+    spec = PrecondConfig(config, step)
+    found = bank.lookup_precond(spec)
+    if found is not None:
+        template, unravel = ravel_pytree(train.build_problem(spec.run).params0)
+        values = np.asarray(found[0]["P"], dtype=template.dtype)
+        if values.shape == template.shape:  # else (another network) compute it
+            return jax.device_get(unravel(jnp.asarray(values)))
+    _, state = _adam_state(spec)
     return jax.device_get(optimizers.preconditioner(state))
 
 

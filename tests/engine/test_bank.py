@@ -310,3 +310,46 @@ def test_a_journal_of_another_schema_is_discarded(tmp_path, computed):
     resumed = bank.Writer(tmp_path, "t1", build=BUILD)
     assert resumed.keys() == [] and not journal.exists()
     assert any("another schema" in note for note in resumed.notes)
+
+
+def test_adams_whole_p_from_the_bank(bank_dir):
+    """traces.adam_precond reads Adam's P at a step from the bank (here doubled, so a hit is
+    told apart from a computation); a P of another length is ignored and computed."""
+    spec = traces.PrecondConfig(TINY, 10)
+    computed_p = traces.adam_precond(TINY, 10)
+    values = traces.precond_values(spec)
+    flat = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(computed_p)])
+    assert sorted(values.tolist()) == sorted(flat.tolist())  # the same P, flattened
+    writer = bank.Writer(bank_dir, "t1", build=BUILD)
+    writer.add_precond(spec, 2 * values, 1.0)
+    writer.flush()
+    bank.reset()
+    assert bank.has_precond(spec) and not bank.has_precond(traces.PrecondConfig(TINY, 11))
+    from_bank = traces.adam_precond(TINY, 10)
+    for stored, fresh in zip(jax.tree.leaves(from_bank), jax.tree.leaves(computed_p), strict=True):
+        np.testing.assert_array_equal(stored, 2 * fresh)
+    short = bank.Writer(bank_dir, "t1", build=BUILD)
+    short.add_precond(spec, values[:5], 1.0)  # not this network's P: computed instead
+    short.flush()
+    bank.reset()
+    for stored, fresh in zip(
+        jax.tree.leaves(traces.adam_precond(TINY, 10)), jax.tree.leaves(computed_p), strict=True
+    ):
+        np.testing.assert_array_equal(stored, fresh)
+
+
+def test_verify_compares_the_quantiles_of_a_stored_p(bank_dir, capsys):
+    from aeos_lab import precompute
+
+    spec = traces.PrecondConfig(TINY, 10)
+    writer = bank.Writer(bank_dir, "t1", build=BUILD)
+    writer.add_precond(spec, traces.precond_values(spec), 1.0)
+    writer.flush()
+    checks = precompute.verify(1, directory=bank_dir)
+    assert {c.quantity for c in checks} == {"P_10%", "P_median", "P_90%"}
+    assert all(c.ok for c in checks)
+    writer = bank.Writer(bank_dir, "t1", build=BUILD)
+    writer.add_precond(spec, 1.5 * traces.precond_values(spec), 1.0)
+    writer.flush()
+    assert not any(c.ok for c in precompute.verify(1, directory=bank_dir))
+    assert "P of adam" in capsys.readouterr().out
