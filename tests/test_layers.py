@@ -59,8 +59,8 @@ def layer(module: str) -> str:
     if len(parts) >= 2 and parts[1] in ("core", "engine", "viz"):
         return parts[1]
     if len(parts) >= 2 and parts[1] == "lessons":
-        if len(parts) == 3:
-            return "lessons.shared"
+        if len(parts) == 3:  # shared by the lessons; lessons/panels.py is panel wiring
+            return "lessons.panels" if parts[2] == "panels" else "lessons.shared"
         for role in ("params", "experiments", "views", "panels", "figures"):
             if len(parts) >= 4 and parts[3].startswith(role):  # e.g. experiments_figures
                 return "figures" if role == "figures" else f"lessons.{role}"

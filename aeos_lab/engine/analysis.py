@@ -71,6 +71,17 @@ def rise(records: pd.DataFrame, column: str = "sharpness", start: float = 0.5) -
     return (last - first) / abs(first)
 
 
+def relative_trend(records: pd.DataFrame, column: str, fraction: float) -> float:
+    """How much ``column`` changes over the last ``fraction`` of the run, relative to its size
+    there: the least-squares slope a of column ~ a * step + b over those records, times the
+    steps they span, divided by their mean. A straight-line fit, so a single spike at either
+    end does not decide it (unlike the change between two endpoints)."""
+    part = late(records, fraction)
+    steps, values = part["step"].to_numpy(float), part[column].to_numpy(float)
+    slope = np.polyfit(steps, values, 1)[0]
+    return float(slope * (steps[-1] - steps[0]) / np.mean(values))
+
+
 def table(results: list[RunResult], min_step: int = 0) -> pd.DataFrame:
     """The tidy table of ``results`` with records before ``min_step`` dropped (at step 0 Adam's
     preconditioned sharpness is huge because nu starts at zero, see design notes)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import jax
 
@@ -31,6 +31,7 @@ __all__ = [
     "run_configs",
     "slider_beta",
     "snap",
+    "star",
     "trained",
 ]
 
@@ -160,6 +161,19 @@ def provenance(configs: Sequence[RunConfig]) -> str:
     if len(counts) == 1:
         return next(iter(counts))
     return ", ".join(f"{n} {source}" for source, n in counts.items())
+
+
+def star(center: Mapping[str, float], axes: Mapping[str, Sequence[float]]) -> list[dict]:
+    """The settings of a one-axis-at-a-time sweep, as the paper's Fig. 1 sweeps eta, beta1 and
+    beta2: ``center``, then along each axis every value with the other fields at the centre
+    (in order, without repeats)."""
+    settings = [dict(center)]
+    for name, values in axes.items():
+        for value in values:
+            setting = {**center, name: value}
+            if setting not in settings:
+                settings.append(setting)
+    return settings
 
 
 def snap(value: float, grid: Sequence[float], rel: float = 0.03) -> float:

@@ -49,6 +49,7 @@ import altair as alt
 import ipywidgets as widgets
 from IPython.display import clear_output, display
 
+from aeos_lab.core.formatting import format_sci
 from aeos_lab.viz.tables import html_table
 
 __all__ = [
@@ -59,8 +60,8 @@ __all__ = [
     "beta_slider",
     "enable_offline",
     "eta_slider",
+    "grid_slider",
     "measure_latency",
-    "training_panel",
 ]
 
 
@@ -285,6 +286,19 @@ def beta_slider(
         max=max,
         step=step,
         readout_format=readout_format,
+        description=description,
+        continuous_update=False,
+    )
+
+
+def grid_slider(description: str, values: Sequence[float], value: float) -> widgets.SelectionSlider:
+    """A slider whose positions are ``values`` (a grid, e.g. the learning rates the bank holds),
+    starting at ``value`` (one of them): every release lands on the grid. Learning rates read
+    as "1e-4", other values as "0.99"."""
+    label = (lambda v: format_sci(v, 3)) if description == "eta" else (lambda v: f"{v:g}")
+    return widgets.SelectionSlider(
+        options=[(label(v), float(v)) for v in values],
+        value=float(value),
         description=description,
         continuous_update=False,
     )
@@ -543,7 +557,7 @@ class ControlPanel:
             return False
 
     def _eta_text(self) -> str:
-        """" (about 40 s)" from ``estimate(values)``, or "" without an estimate."""
+        """ " (about 40 s)" from ``estimate(values)``, or "" without an estimate."""
         try:
             seconds = None if self.estimate is None else self.estimate(dict(self.values))
         except Exception:  # a status line never breaks a panel
@@ -683,33 +697,3 @@ def measure_latency(
             raise RuntimeError(f"update failed for {dict(setting)}") from panel.last_error
         times.append(1e3 * elapsed)
     return {"median_ms": statistics.median(times), "max_ms": max(times), "times_ms": times}
-
-
-def training_panel(
-    compute: Callable,
-    charts: Sequence,
-    ready: Callable[[dict], bool],
-    *,
-    eta: tuple[float, float, float],
-    beta1: float,
-    beta2: float,
-    beta1_low: float = 0.0,
-    beta2_range: tuple[float, float, float] = (0.9, 0.999, 0.001),
-    **controls,
-) -> ControlPanel:
-    """A panel over training runs: a Run button for new settings, ``ready`` for trained ones,
-    an eta log slider (value, min, max), a beta1 slider from ``beta1_low`` to 0.99 and a beta2
-    slider over ``beta2_range`` (min, max, step); ``controls`` go on to :class:`ControlPanel`."""
-    low, high, step = beta2_range
-    readout = ".4f" if step < 0.001 else ".3f"
-    return ControlPanel(
-        compute,
-        list(charts),
-        ready=ready,
-        run_button=True,
-        auto_run=False,
-        eta=eta_slider(*eta, step=0.05),
-        beta1=(beta1, beta1_low, 0.99),
-        beta2=beta_slider("beta2", beta2, low, high, step, readout),
-        **controls,
-    )

@@ -83,3 +83,16 @@ def test_oscillation_stats_against_hand_computation():
     assert stats.low == pytest.approx(np.quantile(late, 0.1))
     assert stats.high == pytest.approx(np.quantile(late, 0.9))
     assert stats.count == late.size == 10
+
+
+def test_relative_trend_is_a_fitted_line_over_the_late_part():
+    steps = np.arange(0, 3001, 20)
+    line = pd.DataFrame({"step": steps, "y": 10 + 0.001 * steps})
+    late = 10 + 0.001 * steps[steps > 2000]
+    expected = 0.001 * 980 / late.mean()
+    assert analysis.relative_trend(line, "y", 1 / 3) == pytest.approx(expected)
+    # flat but for a low first and a high last point of the late part: the endpoints say +200%
+    spiky = pd.DataFrame({"step": steps, "y": 10.0})
+    spiky.loc[spiky["step"] == 2020, "y"] = 5.0
+    spiky.loc[spiky["step"] == 3000, "y"] = 15.0
+    assert 0 < analysis.relative_trend(spiky, "y", 1 / 3) < 0.2

@@ -1,12 +1,14 @@
-"""Lesson nb03_adam_aeos: parameters, Fig. 1's sweeps, raw sharpness under Adam and frozen Adam,
-the zoom, the other optimizers, the corner case and the CNN, their views, the panels and the
-figures.
+"""Lesson nb03_adam_aeos: parameters, part 1's micro network (Fig. 1's sweeps and your run,
+the instability cycle, the self-check's grid), Fig. 1's sweeps, raw sharpness under Adam and
+frozen Adam, the zoom, the other optimizers, the corner case and the CNN, their views, the
+panels, the slider grids and what the bank holds for them, and the figures.
 
-Training runs use a tiny network (16 wide, depth 2, 64 digits) and tiny sizes, so the file
+Network runs use a tiny network (16 wide, depth 2, 64 digits) and tiny sizes, so the file
 compiles a handful of kernels; the CNN is not trained here (compiling its measurement takes
-half a minute), its views are drawn from a result written out by hand. Expected values come
-from the runs' own records through numpy, from closed forms or from the paper's settings
-written out here.
+half a minute), its views are drawn from a result written out by hand. The micro runs use the
+notebook's own micro settings (2000 steps, a few tenths of a second each after compiling).
+Expected values come from the runs' own records through numpy, from closed forms or from the
+paper's settings written out here.
 """
 
 import json
@@ -21,8 +23,17 @@ from chart_data import dataset_with
 from aeos_lab import figures as registry
 from aeos_lab.engine import runs, train
 from aeos_lab.engine.config import RunConfig
-from aeos_lab.engine.tasks import LAB_TASK, PAPER_TASK, Scale
-from aeos_lab.lessons.nb03_adam_aeos import experiments, panels, params, views
+from aeos_lab.engine.tasks import LAB_TASK, MICRO_TASK, PAPER_TASK, Scale
+from aeos_lab.lessons.nb03_adam_aeos import (
+    experiments,
+    experiments_bank,
+    experiments_micro,
+    panels,
+    panels_micro,
+    params,
+    views,
+    views_micro,
+)
 
 FIGURES = registry.of_notebook(params.VARIANTS.notebook)
 
@@ -36,6 +47,7 @@ SMALL = params.FAST.replace(
     eq_steps=29,  # last third: steps 20, 25, 29
     eq_track=5,
     eq_etas=(1e-3, 2e-3),
+    eq_slider_etas=(1e-3, 2e-3, 4e-3),
     eq_beta1s=(0.8, 0.9),
     eq_beta2s=(0.99, 0.999),
     fig8_steps=29,
@@ -54,6 +66,7 @@ SMALL = params.FAST.replace(
     corner_freeze=20,
     corner_track=10,
 )
+MICRO = params.FULL  # the micro settings are the notebook's in every variant
 B = 0.9
 ADAM = (2 + 2 * B) / (1 - B)  # eta * threshold of Adam, Table 1 (EMA heavy ball)
 NADAM = (2 + 2 * B) / ((1 - B) * (1 + 2 * B))  # EMA Nesterov
@@ -111,10 +124,24 @@ def test_every_field_is_documented_and_each_slider_holds_its_start(variant):
 
     assert holds(P.eq_eta_range, P.eq_eta, *P.eq_etas)
     assert holds(P.fig8_eta_range, *P.fig8_etas)
-    assert holds(P.zoom_eta_range, *(eta for eta, _ in P.zoom_starts))
     assert holds(P.opt_eta_range, *(eta for _, etas in P.opt_etas for eta in etas))
-    assert holds(P.corner_eta_range, P.corner_eta) and holds(P.cnn_eta_range, *P.cnn_etas)
+    assert holds(P.cnn_eta_range, *P.cnn_etas, *P.cnn_slider_etas)
+    assert holds(P.eq_eta_range, *P.eq_slider_etas)
     assert P.corner_freeze < P.corner_steps and P.freeze_at < P.fig8_steps
+    # grid sliders: every start and every sweep value is a slider position
+    assert {*P.eq_etas, P.eq_eta} <= set(P.eq_slider_etas) and P.beta1 in P.eq_beta1s
+    assert P.beta2 in P.eq_beta2s and {P.beta1} <= set(P.fig8_beta1s) & set(P.zoom_beta1s)
+    assert P.fig8_beta2 in P.fig8_beta2s and P.fig8_beta2 in P.zoom_beta2s
+    assert P.corner_eta in P.corner_etas and set(P.cnn_etas) <= set(P.cnn_slider_etas)
+    for beta1s, beta2s in ((P.opt_beta1s, P.opt_beta2s), (P.corner_beta1s, P.corner_beta2s)):
+        assert P.beta1 in beta1s and P.beta2 in beta2s
+    assert P.beta1 in P.cnn_beta1s and P.beta2 in P.cnn_beta2s
+    # part 1: the micro sliders start inside their ranges, the sweeps and the grid too
+    low, high = P.micro_eta_range
+    assert all(low <= e <= high for e in (P.micro_eta, *P.micro_etas, *P.check_etas))
+    assert P.micro_beta1_range[0] <= min(P.micro_beta1s) and max(P.micro_beta1s) <= 0.95
+    assert P.micro_beta2_range == (0.9, 0.999) and P.micro_cycle_beta2 in P.micro_beta2s
+    assert len(P.check_etas) >= 5 and len(P.check_beta1s) >= 3 and len(P.check_beta2s) >= 3
 
 
 def test_select_picks_the_variant_and_each_section_its_runs():
@@ -144,7 +171,8 @@ def test_the_notebook_takes_its_parameters_from_the_lesson():
     (cell,) = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert "params.select(PAPER_SCALE)" in cell.source
     code = "\n".join(c.source for c in cells if c.cell_type == "code")
-    assert "from aeos_lab.lessons.nb03_adam_aeos import panels, params" in code
+    imports = "from aeos_lab.lessons.nb03_adam_aeos import experiments_micro, panels, panels_micro"
+    assert imports in code
     assert "adaptive" not in code and "globals()" not in code
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in cells[1:])
 
@@ -419,63 +447,268 @@ def test_cnn_configs_train_adam_on_the_cnn_and_the_views_draw():
 # panels
 
 
-def test_every_panel_starts_where_the_parameters_say():
+def test_every_panel_starts_where_the_parameters_say_and_steps_through_its_grid():
     P = params.FULL.replace(scale=SMALL.scale)
-    starts = {
-        panels.equilibrium_panel: (P.eq_eta, P.eq_eta_range),
-        panels.raw_rise_panel: (P.fig8_etas[0], P.fig8_eta_range),
-        panels.zoom_panel: (P.zoom_starts[0][0], P.zoom_eta_range),
-        panels.optimizer_panel: (P.opt_etas[0][1][0], P.opt_eta_range),
-        panels.corner_panel: (P.corner_eta, P.corner_eta_range),
-        panels.cnn_panel: (P.cnn_etas[0], P.cnn_eta_range),
+    makers = {
+        "c": panels.equilibrium_panel,
+        "d": panels.raw_rise_panel,
+        "e": panels.zoom_panel,
+        "f": panels.optimizer_panel,
+        "g": panels.corner_panel,
+        "h": panels.cnn_panel,
     }
-    for make, (eta, (low, high)) in starts.items():
+    starts = {
+        "c": (P.eq_eta, P.beta1, P.beta2),
+        "d": (P.fig8_etas[0], P.beta1, 0.99),
+        "e": (P.zoom_starts[0][0], P.beta1, 0.99),
+        "f": (P.opt_etas[0][1][0], P.beta1, 0.999),
+        "g": (P.corner_eta, P.beta1, 0.999),
+        "h": (P.cnn_etas[0], P.beta1, 0.999),
+    }
+    positions = {
+        "c": ((1e-4, 3e-4, 1e-3, 3e-3, 1e-2), (0.8, 0.9, 0.95), (0.9, 0.99, 0.999)),
+        "d": ((1e-4, 2e-4), (0.8, 0.9, 0.95), (0.99, 0.999)),
+        "e": ((1e-4, 1e-3), (0.8, 0.9, 0.95), (0.99, 0.999)),
+        "f": ((3e-4, 1e-3, 1e-2, 3e-2), (0.8, 0.9, 0.95), (0.99, 0.999)),
+        "g": ((1e-5, 3e-5, 1e-4), (0.8, 0.9, 0.95), (0.99, 0.999)),
+        "h": ((2e-4, 5e-4, 1e-3, 2e-3), (0.8, 0.9, 0.95), (0.99, 0.999)),
+    }
+    for section, make in makers.items():
         panel = make(P)
-        assert panel.stale and panel.last_result is None, make.__name__
-        assert panel.values["eta"] == pytest.approx(eta), make.__name__
-        slider = panel.controls["eta"]
-        assert (10**slider.min, 10**slider.max) == pytest.approx((low, high)), make.__name__
-        assert panel.controls["beta1"].min == 0.5 and panel.controls["beta2"].min == 0.9
-    beta2 = {panels.raw_rise_panel: 0.99, panels.zoom_panel: 0.99, panels.corner_panel: 0.999}
-    for make, value in beta2.items():
-        assert make(P).values["beta2"] == value
+        assert panel.stale and panel.last_result is None, section
+        values = panel.values
+        assert (values["eta"], values["beta1"], values["beta2"]) == starts[section], section
+        for name, expected in zip(("eta", "beta1", "beta2"), positions[section], strict=True):
+            options = [value for _, value in panel.controls[name].options]
+            assert options == pytest.approx(expected), (section, name)
+            with pytest.raises(ValueError, match="must be one of"):
+                panel.set(**{name: expected[0] * 1.01})  # off the grid: not a position
     optimizer = panels.optimizer_panel(P).controls["optimizer"]
     assert list(optimizer.options) == [label for label, _ in P.opt_etas]
 
 
-def test_equilibrium_panel_shows_trained_settings_at_once():
+def test_equilibrium_panel_shows_available_settings_at_once():
     panel = panels.equilibrium_panel(SMALL)
     result = panel.set_and_run(eta=1e-3, beta1=0.9, beta2=0.999)
     assert isinstance(result, experiments.Equilibrium) and result.selected == (1e-3, 0.9, 0.999)
     grid = experiments.equilibrium_grid(SMALL)
     assert runs.trained(experiments.equilibrium_configs(experiments.equilibrium_base(SMALL), grid))
+    assert "computed now" in panel.status.value  # where the runs came from
     before = panel.run_count
     panel.set(beta1=0.8)  # a trained setting of the beta1 sweep: drawn without Run
     assert panel.run_count == before + 1 and not panel.stale
     assert panel.last_result.selected == (1e-3, 0.8, 0.999)
     assert panel.charts[-1].frame is not None
-    panel.set(beta1=0.85)  # not trained: waits for Run
+    panel.set(eta=4e-3)  # on the slider, not trained: waits for Run
     assert panel.stale and panel.last_result.selected == (1e-3, 0.8, 0.999)
 
 
-def test_optimizer_panel_picks_the_run_drawn_on_its_own():
+def test_optimizer_panel_picks_the_run_drawn_on_its_own_below_a_fixed_grid():
     panel = panels.optimizer_panel(SMALL)
     result = panel.set_and_run(optimizer="Nadam", eta=2e-3)
     assert isinstance(result, experiments.OptimizerRuns) and result.selected == ("Nadam", 2e-3)
-    panel.set(eta=1.99e-3)  # snapped onto the trained 2e-3
-    assert not panel.stale and panel.last_result.selected == ("Nadam", 2e-3)
+    grid, below = panel.charts[0], panel.charts[1]
+    builds = dict(grid.counts)
     panel.set(optimizer="RMSprop", eta=1e-3)
     assert not panel.stale and panel.last_result.selected == ("RMSprop", 1e-3)
-    panel.set(eta=5e-3)
+    panel.set(eta=2e-3)  # a rate of Fig. 5's grid that RMSprop does not run: one more run
     assert panel.stale
+    result = panel.set_and_run(eta=2e-3)
+    added = result.runs[result.runs["optimizer_label"] == "RMSprop"]["eta"]
+    assert set(added) == {1e-3, 2e-3}
+    assert grid.counts == builds  # the grid shows Fig. 5's runs only: never rebuilt here
+    drawn = dataset_with(below.chart, "ratio")
+    assert set(drawn["label"]) == {"η=1e-3", "η=2e-3"}  # below: RMSprop with the added run
+    grid_runs = views.optimizer_grid_runs(result, SMALL.opt_etas)
+    pairs = set(zip(grid_runs["optimizer_label"], grid_runs["eta"], strict=True))
+    assert pairs == {("RMSprop", 1e-3), ("Nadam", 1e-3), ("Nadam", 2e-3)}
+    assert len(views.optimizer_grid_runs(result)) == len(result.runs)
 
 
-def test_zoom_panel_takes_the_window_of_the_nearest_trained_eta():
+def test_zoom_panel_takes_the_window_of_its_eta():
     panel = panels.zoom_panel(SMALL)
-    result = panel.set_and_run(eta=2.5e-3)  # nearer 3e-3 than 1e-3 on a log scale: window 20-30
-    assert isinstance(result, experiments.Zoom) and result.eta == pytest.approx(2.5e-3)
+    result = panel.set_and_run(eta=3e-3)  # window 20-30
+    assert isinstance(result, experiments.Zoom) and result.eta == pytest.approx(3e-3)
     assert list(result.window["step"]) == list(range(20, 31))
     assert len(panel.charts) == len(views.ZOOM_QUANTITIES) + 3
+
+
+# ---------------------------------------------------------------------------------------------
+# the slider grids and the bank
+
+
+def _key_set(configs) -> set[str]:
+    return {c.key() for c in configs}
+
+
+@pytest.mark.parametrize("P", [params.FULL, SMALL], ids=["full", "small"])
+def test_bank_runs_cover_every_setting_of_every_grid(P):
+    P = P if P.scale is not None else params.select(False, fast=False, platform=None)
+    banked = _key_set(experiments.bank_runs(P))
+    needed = set()
+    for section, (grid_of, needs) in experiments_bank.SLIDER_GRIDS.items():
+        grid = grid_of(P)
+        assert grid.settings and grid.start in [
+            {k: s[k] for k in grid.start} for s in grid.settings
+        ], section
+        for setting in grid.settings:
+            for name, value in setting.items():  # every setting is made of slider positions
+                if name in grid.positions:
+                    assert value in grid.positions[name], (section, setting)
+            keys = _key_set(needs(P, setting))
+            assert keys <= banked, (section, setting)
+            needed |= keys
+    assert needed == banked  # and the bank holds nothing else
+
+
+def test_the_full_banks_settings_follow_the_papers_sweeps():
+    P = params.select(False, fast=False, platform=None)
+    count = {s: len(g(P).settings) for s, (g, _) in experiments_bank.SLIDER_GRIDS.items()}
+    # (c) the full product 5 x 3 x 3; (d) two etas along a star of 3 + 2 - 1 betas; (e) the
+    # windows' etas; (f) 8 optimizers x 4 learning rates; (g) 3 etas + a star of 4 - 1 betas;
+    # (h) 4 etas
+    assert count == {"c": 45, "d": 8, "e": 2, "f": 32, "g": 6, "h": 4}
+    configs = experiments.bank_runs(P)
+    by_model = {m: sum(c.model == m for c in configs) for m in ("fc", "cnn")}
+    assert by_model == {"fc": 45 + 2 * 8 + 2 + 32 + 2 * 6, "cnn": 4}  # (d), (g): two runs each
+    assert {c.dense_window for c in configs if c.dense_window} == {(1000, 1200), (300, 500)}
+
+
+def test_a_grid_panel_needs_what_it_computes():
+    P = SMALL
+    for section, make, setting in (
+        ("d", panels.raw_rise_panel, {"eta": 2e-3, "beta1": 0.9, "beta2": 0.999}),
+        ("g", panels.corner_panel, {"eta": 1e-4, "beta1": 0.8, "beta2": 0.999}),
+    ):
+        needs = experiments_bank.SLIDER_GRIDS[section][1](P, setting)
+        panel = make(P)
+        panel.set(**setting)
+        assert panel.stale and not runs.trained(needs)
+        panel.set_and_run(**setting)
+        assert runs.trained(needs), section  # what it trained is what its ready test asks
+        assert "computed now" in panel.status.value
+
+
+# ---------------------------------------------------------------------------------------------
+# part 1: the micro network
+
+
+def test_the_micro_base_is_the_micro_task_with_the_notebooks_sizes():
+    base = experiments_micro.micro_base(MICRO)
+    assert base == RunConfig(
+        **MICRO_TASK, eta=1.2e-2, beta1=0.9, beta2=0.999, steps=2000, track_every=25, eig_tol=1e-2
+    )
+    grid = experiments_micro.micro_grid(MICRO)
+    assert grid.settings()["eta"] == [(3e-3, 0.9, 0.999), (1.2e-2, 0.9, 0.999), (5e-2, 0.9, 0.999)]
+    assert grid.settings()["beta1"][0] == (1.2e-2, 0.8, 0.999)
+    micro = [n for n in params.FULL.values() if n.startswith(("micro_", "check_"))]
+    for P in (params.FAST, params.PAPER):  # the same in every variant
+        assert {n: P.values()[n] for n in micro} == {n: MICRO.values()[n] for n in micro}
+    cycle = experiments_micro.cycle_config(base, (1e-2, 0.8, 0.99), 30)
+    assert (cycle.steps, cycle.dense_window, cycle.k, cycle.track_every) == (
+        2030,
+        (2000, 2030),
+        1,
+        25,
+    )
+    assert (cycle.eta, cycle.beta1, cycle.beta2) == (1e-2, 0.8, 0.99)
+
+
+def test_micro_equilibrium_matches_the_runs_records_and_holds_the_line():
+    base, grid = experiments_micro.micro_base(MICRO), experiments_micro.micro_grid(MICRO)
+    sweeps = experiments_micro.sweep_runs(base, grid)
+    assert len(sweeps) == 7  # three sweeps through one centre
+    result = experiments_micro.micro_equilibrium(base, grid, (2e-2, 0.85, 0.95), sweeps=sweeps)
+    assert isinstance(result, experiments.Equilibrium)
+    records = train.run(experiments.adam_at(base, 2e-2, 0.85, 0.95), cache=False).records
+    late_records = records[records["step"] >= 2000 * 2 / 3]
+    assert result.chosen_ratio == pytest.approx(np.median(late_records["ratio"]))
+    assert result.chosen_threshold == pytest.approx((2 + 2 * 0.85) / (0.15 * 2e-2))
+    summary = result.summary.set_index(["sweep", "eta", "beta1", "beta2"])
+    row = summary.loc[("beta1", 1.2e-2, 0.95, 0.999)]
+    assert row["formula"] == "78/η" and row["threshold"] == pytest.approx(78 / 1.2e-2)
+    sweep_records = sweeps[(1.2e-2, 0.95, 0.999)].records
+    late_sweep = sweep_records[sweep_records["step"] >= 2000 * 2 / 3]
+    assert row["late_ratio"] == pytest.approx(np.median(late_sweep["ratio"]))
+    # the equilibrium itself: every sweep member and this run end within 15% of their line
+    assert result.summary["late_ratio"].between(0.85, 1.15).all()
+    assert 0.85 <= result.chosen_ratio <= 1.15
+    assert not result.sweeps["selected"].any()  # off the sweeps: nothing drawn bold there
+    on_sweep = experiments_micro.micro_equilibrium(base, grid, (5e-2, 0.9, 0.999), sweeps=sweeps)
+    bold = on_sweep.sweeps[on_sweep.sweeps["selected"]]
+    assert set(bold["sweep"]) == {"eta"} and set(bold["eta"]) == {5e-2}
+
+
+def test_micro_cycle_measures_every_step_of_the_window():
+    base = experiments_micro.micro_base(MICRO).replace(steps=500)
+    result = experiments_micro.micro_cycle(base, (1.2e-2, 0.9, 0.99), 60)
+    assert isinstance(result, experiments.Zoom) and result.k == 1
+    records = train.run(
+        experiments_micro.cycle_config(base, (1.2e-2, 0.9, 0.99), 60), cache=False
+    ).records
+    window = records[records["step"] >= 500]
+    assert list(result.window["step"]) == list(range(500, 561))
+    total = window["precond_grad_norm"].to_numpy() ** 2
+    bursts, quiet = total >= np.quantile(total, 0.9), total <= np.median(total)
+    assert result.burst_gain == pytest.approx(np.sqrt(total[bursts].mean() / np.median(total)))
+    mean_p = window["P_mean"].to_numpy()
+    step_change = np.concatenate([[np.nan], 100 * (mean_p[1:] / mean_p[:-1] - 1)])
+    assert result.burst_p_step == pytest.approx(np.nanmean(step_change[bursts]))
+    assert result.quiet_p_step == pytest.approx(np.nanmean(step_change[quiet]))
+    ratio = window["ratio"].to_numpy()
+    up = [
+        int(s)
+        for s, a, b in zip(window["step"][1:], ratio[:-1], ratio[1:], strict=True)
+        if a <= 1 < b
+    ]
+    assert result.crossings == up and result.formula == "38/η"
+    for quantity in views.CYCLE_QUANTITIES:
+        assert dataset_with(views.zoom_chart(result, quantity), quantity)["step"].min() == 500
+    rule = dataset_with(views.zoom_chart(result, "ratio"), "label")
+    assert rule["label"].tolist() == ["λ₁(P⁻¹H) = 38/η = 1"]
+    frame, caption = views_micro.cycle_table(result)
+    assert frame["upward crossings"].tolist() == [len(up)] and "Bursts" in caption
+
+
+def test_grid_check_counts_the_late_medians_in_the_band():
+    base = experiments_micro.micro_base(MICRO)
+    result = experiments_micro.grid_check(
+        base, (6e-3, 2.5e-2), (0.9,), (0.99, 0.999), band=(0.97, 1.03)
+    )
+    table = result.table
+    assert list(zip(table["eta"], table["beta2"], strict=True)) == [
+        (6e-3, 0.99),
+        (6e-3, 0.999),
+        (2.5e-2, 0.99),
+        (2.5e-2, 0.999),
+    ]
+    for row in table.itertuples():
+        config = experiments.adam_at(base, row.eta, row.beta1, row.beta2)
+        records = train.run(config, cache=False).records
+        late_ratio = np.median(records[records["step"] >= 2000 * 2 / 3]["ratio"])
+        assert row.late_ratio == pytest.approx(late_ratio)
+        assert row.inside == (0.97 <= late_ratio <= 1.03)
+        assert row.threshold == pytest.approx(ADAM / row.eta)
+    assert result.rate == pytest.approx(table["inside"].mean())
+    frame, caption = views_micro.grid_table(result)
+    assert frame.columns.tolist() == ["β₁", "β₂", "η = 6e-3", "η = 0.025"]
+    assert len(frame) == 2 and f"of {len(table)} inside" in caption
+
+
+def test_micro_panels_retrain_on_every_release():
+    panel = panels_micro.equilibrium_panel(MICRO)
+    assert panel.last_result.selected == (1.2e-2, 0.9, 0.999) and not panel.run_button
+    panel.set(eta=2e-2, beta1=0.85)
+    result = panel.last_result
+    assert (
+        result.selected == (pytest.approx(2e-2), 0.85, 0.999) and result.chosen_formula == "24.67/η"
+    )
+    assert panel.cache_info()["misses"] == 2
+    cycle = panels_micro.cycle_panel(MICRO)
+    assert cycle.values["beta2"] == 0.99 and len(cycle.charts) == len(panels_micro.CYCLE_ROWS) + 1
+    cycle.set(beta2=0.999)
+    assert cycle.last_result.window["step"].iloc[0] == MICRO.micro_steps
+    assert cycle.charts[-1].frame["η"].tolist() == ["0.012"]
 
 
 # ---------------------------------------------------------------------------------------------

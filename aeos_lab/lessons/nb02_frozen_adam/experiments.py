@@ -29,7 +29,7 @@ import pandas as pd
 
 from aeos_lab.core import thresholds
 from aeos_lab.core.formatting import format_sci
-from aeos_lab.engine import analysis, cache, runs, traces
+from aeos_lab.engine import analysis, runs, traces
 from aeos_lab.engine.config import RunConfig
 
 if TYPE_CHECKING:
@@ -39,16 +39,24 @@ __all__ = [
     "FrozenSweep",
     "PrecondSource",
     "adam_config",
+    "bank_runs",
+    "bank_traces",
     "describe_eta",
     "frozen_config",
     "frozen_precond",
     "frozen_sweep",
     "frozen_sweep_configs",
     "precond_source",
+    "precond_source_at",
     "prop1_check",
     "run_base",
     "source_trace_config",
+    "sweep_configs",
     "sweep_etas",
+    "sweep_grid",
+    "trace_config",
+    "trace_grid",
+    "trace_seconds",
     "traced",
 ]
 
@@ -68,7 +76,7 @@ def run_base(P: Params) -> RunConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# (a) where frozen Adam's P comes from
+# (c) where frozen Adam's P comes from
 
 
 def source_trace_config(
@@ -80,8 +88,18 @@ def source_trace_config(
 
 
 def traced(spec: traces.TraceConfig) -> bool:
-    """Whether the P trace ``spec`` is in the run cache (then it loads at once)."""
-    return cache.load(spec.key()) is not None
+    """Whether the P trace ``spec`` is in the bank or the run cache (then it loads at once)."""
+    return traces.is_cached(spec)
+
+
+def trace_seconds(spec: traces.TraceConfig) -> float | None:
+    """About how long computing the P trace ``spec`` takes on this machine: 0 when it is
+    available (:func:`traced`), else :func:`aeos_lab.engine.runs.estimate_seconds` of the Adam
+    run it trains (to its last snapshot, on the same task); None without a timing."""
+    if traced(spec):
+        return 0.0
+    last = spec.snapshots[-1]
+    return runs.estimate_seconds([spec.run.replace(steps=max(last, 1), track_every=max(last, 1))])
 
 
 @dataclass(frozen=True)
@@ -94,7 +112,8 @@ class PrecondSource:
     ``log10_bins``. ``loss``, ``median_p``, ``spread_decades`` (log10(max / min) over the
     entries with P >= 10 eps) and ``at_eps`` (share of entries with P < 10 eps: parameters
     that never had a gradient) describe P at ``step``. ``freeze_at``: the step whose P frozen
-    Adam keeps; ``eps``: Adam's eps, where every entry starts (nu_0 = 0)."""
+    Adam keeps; ``eps``: Adam's eps, where every entry starts (nu_0 = 0). ``source``: where
+    the trace came from ("computed now", "your run cache" or the bank's provenance line)."""
 
     quantiles: pd.DataFrame
     quantile_order: tuple[str, ...]
@@ -107,6 +126,7 @@ class PrecondSource:
     at_eps: float
     freeze_at: int
     eps: float
+    source: str
 
 
 def precond_source(
@@ -122,6 +142,14 @@ def precond_source(
     (:func:`aeos_lab.engine.traces.precond_trace`, cached), seen at snapshot ``step`` (one of
     ``snapshots`` or ``freeze_at``; ValueError otherwise)."""
     spec = source_trace_config(base, snapshots=snapshots, freeze_at=freeze_at, every=every)
+    return precond_source_at(spec, step, freeze_at=freeze_at, progress=progress)
+
+
+def precond_source_at(
+    spec: traces.TraceConfig, step: int, *, freeze_at: int, progress: Callable | None = None
+) -> PrecondSource:
+    """:func:`precond_source` of the P trace ``spec`` (e.g. :func:`trace_config`), seen at
+    snapshot ``step``; ``freeze_at`` is the snapshot frozen Adam keeps."""
     trace = traces.precond_trace(spec.run, spec.snapshots, every=spec.every, progress=progress)
     row = trace.snapshot(step)
     hist = trace.hist
@@ -137,11 +165,12 @@ def precond_source(
         at_eps=float(row["at_eps"]),
         freeze_at=freeze_at,
         eps=spec.run.hyperparameters["eps"],
+        source=trace.source,
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# (b) frozen Adam at the edge of stability (Fig. 3)
+# (d) frozen Adam at the edge of stability (Fig. 3)
 
 
 def describe_eta(eta: float) -> str:
@@ -257,7 +286,7 @@ def frozen_sweep(
 
 
 # ---------------------------------------------------------------------------------------------
-# (c) Prop. 1 on the network
+# (e) Prop. 1 on the network
 
 
 def frozen_precond(base: RunConfig, *, freeze_at: int, freeze_eta: float) -> dict:
@@ -278,4 +307,60 @@ def prop1_check(
 
 
 # ---------------------------------------------------------------------------------------------
-# the paper figure
+# the grids of panels (c) and (d), and what the bank holds for them
+
+
+def trace_grid(P: Params) -> list[dict]:
+    """The settings (eta, beta1, beta2) of panel (c) on its grid: a star through (``freeze_eta``,
+    ``beta1``, ``beta2``) along ``trace_etas``, ``trace_beta1s`` and ``trace_beta2s``."""
+    center = {"eta": P.freeze_eta, "beta1": P.beta1, "beta2": P.beta2}
+    axes = {"eta": P.trace_etas, "beta1": P.trace_beta1s, "beta2": P.trace_beta2s}
+    return runs.star(center, axes)
+
+
+def sweep_grid(P: Params) -> list[dict]:
+    """The settings (beta1, beta2) of panel (d) on its grid: a star through (``beta1``,
+    ``beta2``) along ``frozen_beta1s`` and ``frozen_beta2s``; the eta slider picks one of
+    ``frozen_etas``, all of which every setting trains."""
+    center = {"beta1": P.beta1, "beta2": P.beta2}
+    return runs.star(center, {"beta1": P.frozen_beta1s, "beta2": P.frozen_beta2s})
+
+
+def trace_config(P: Params, *, eta: float, beta1: float, beta2: float) -> traces.TraceConfig:
+    """Panel (c)'s P trace at (``eta``, ``beta1``, ``beta2``): :func:`source_trace_config` with
+    ``P``'s snapshots, ``freeze_at`` and ``trace_every``."""
+    adam = run_base(P).replace(eta=eta, beta1=beta1, beta2=beta2)
+    return source_trace_config(
+        adam, snapshots=P.snapshots, freeze_at=P.freeze_at, every=P.trace_every
+    )
+
+
+def sweep_configs(
+    P: Params, *, beta1: float, beta2: float, selected: float | None = None
+) -> list[RunConfig]:
+    """Panel (d)'s runs at (``beta1``, ``beta2``): :func:`frozen_sweep_configs` over
+    ``P.frozen_etas`` (plus ``selected`` off them) with ``P``'s freeze_at and freeze_eta."""
+    return frozen_sweep_configs(
+        run_base(P).replace(beta1=beta1, beta2=beta2),
+        P.frozen_etas,
+        freeze_at=P.freeze_at,
+        freeze_eta=P.freeze_eta,
+        selected=selected,
+    )
+
+
+def bank_traces(P: Params) -> list[traces.TraceConfig]:
+    """Every P trace panel (c) shows at a setting on its grid (:func:`trace_grid`)."""
+    return [trace_config(P, **setting) for setting in trace_grid(P)]
+
+
+def bank_preconds(P: Params) -> list[traces.PrecondConfig]:
+    """The P panel (e) freezes (:func:`frozen_precond`), so the bank holds it."""
+    return [traces.PrecondConfig(run_base(P).replace(eta=P.freeze_eta), P.freeze_at)]
+
+
+def bank_runs(P: Params) -> list[RunConfig]:
+    """Every run panel (d) (and Fig. 3) shows at a setting on its grid (:func:`sweep_grid`),
+    without repeats."""
+    configs = [c for setting in sweep_grid(P) for c in sweep_configs(P, **setting)]
+    return list({c.key(): c for c in configs}.values())

@@ -1,8 +1,13 @@
 """Panels of notebook 02: sliders wired to the lesson's experiments and views.
 
-Every value comes from the notebook's :class:`~.params.Params`. Panels (a) and (b) train: a
-setting whose runs are all in the run cache shows as soon as a slider is released, a new one
-waits for Run. Panel (c) computes ``P.prop1_steps`` float64 updates per setting, live.
+Every value comes from the notebook's :class:`~.params.Params`. Panels (c) and (d) train on the
+lab task; every slider of theirs steps through a grid (``P.trace_*s``, ``P.frozen_etas``,
+``P.frozen_*s``). A setting whose runs are available (in the bank of precomputed runs, on a
+grid of :func:`~.experiments.trace_grid` / :func:`~.experiments.sweep_grid`, or in the run
+cache) shows as soon as a slider is released; any other waits for Run, and the status line says
+about how long that takes and, once shown, where the runs came from. Panel (e) computes
+``P.prop1_steps`` float64 updates per setting, live. The micro panels are in
+:mod:`.panels_micro`.
 """
 
 from __future__ import annotations
@@ -14,64 +19,41 @@ import ipywidgets
 
 from aeos_lab.engine import runs
 from aeos_lab.engine.config import RunConfig
+from aeos_lab.lessons import panels as shared
 from aeos_lab.lessons.nb02_frozen_adam import experiments, views
 from aeos_lab.lessons.nb02_frozen_adam.params import Params
 from aeos_lab.viz import widgets
 
 __all__ = [
     "frozen_and_adam_panel",
-    "panel_from_base",
     "frozen_sweep_panel",
     "isomorphism_panel",
     "precond_source_panel",
 ]
 
 
-def panel_from_base(
-    compute: Callable,
-    charts: Sequence,
-    ready: Callable[[dict], bool],
-    *,
-    base: RunConfig,
-    eta_range: tuple[float, float],
-    beta1_low: float = 0.5,
-    **controls,
-) -> widgets.ControlPanel:
-    """A training panel (:func:`aeos_lab.viz.widgets.training_panel`) whose eta, beta1 and
-    beta2 sliders start at ``base``'s: eta on a log slider over ``eta_range``, beta1 from
-    ``beta1_low`` to 0.99, beta2 from 0.9 to 0.999; ``controls`` go on to the panel."""
-    return widgets.training_panel(
-        compute,
-        charts,
-        ready,
-        eta=(base.eta, *eta_range),
-        beta1=base.hyperparameters["beta1"],
-        beta2=base.hyperparameters["beta2"],
-        beta1_low=beta1_low,
-        **controls,
-    )
-
-
 def precond_source_panel(P: Params) -> widgets.ControlPanel:
-    """Panel (a): Adam's P along a run; ``step`` picks the snapshot shown.
+    """Panel (c): Adam's P along a run; ``step`` picks the snapshot shown.
 
-    eta, beta1 and beta2 set the Adam run (a new setting needs Run); the step slider only
-    picks among the recorded snapshots (``P.snapshots`` and ``P.freeze_at``).
+    eta, beta1 and beta2 (grid sliders over ``P.trace_etas``, ``P.trace_beta1s``,
+    ``P.trace_beta2s``) set the Adam run: a setting on :func:`~.experiments.trace_grid` comes
+    from the bank, another one needs Run. The step slider only picks among the recorded
+    snapshots (``P.snapshots`` and ``P.freeze_at``).
     """
-    base = experiments.run_base(P)
-    where = {"snapshots": P.snapshots, "freeze_at": P.freeze_at, "every": P.trace_every}
+    sources: dict[str, str] = {}
 
-    def adam(values):
-        beta1, beta2 = runs.slider_beta(values["beta1"]), runs.slider_beta(values["beta2"])
-        return base.replace(eta=values["eta"], beta1=beta1, beta2=beta2)
-
-    def compute(values, progress=None):
-        return experiments.precond_source(
-            adam(values), step=values["step"], progress=progress, **where
+    def spec(values):
+        return experiments.trace_config(
+            P, eta=values["eta"], beta1=values["beta1"], beta2=values["beta2"]
         )
 
-    def ready(values):
-        return experiments.traced(experiments.source_trace_config(adam(values), **where))
+    def compute(values, progress=None):
+        trace = spec(values)
+        result = experiments.precond_source_at(
+            trace, values["step"], freeze_at=P.freeze_at, progress=progress
+        )
+        sources[trace.key()] = result.source
+        return result
 
     step = ipywidgets.SelectionSlider(
         options=sorted({*P.snapshots, P.freeze_at}),
@@ -79,18 +61,27 @@ def precond_source_panel(P: Params) -> widgets.ControlPanel:
         description="step",
         continuous_update=False,
     )
-    return panel_from_base(
+    sliders = shared.grid_sliders(
+        {
+            "eta": (P.trace_etas, P.freeze_eta),
+            "beta1": (P.trace_beta1s, P.beta1),
+            "beta2": (P.trace_beta2s, P.beta2),
+        }
+    )
+    return widgets.ControlPanel(
         compute,
         [
             views.precond_quantile_chart,
             views.precond_histogram_chart,
             widgets.TableView(views.precond_source_table),
         ],
-        ready,
-        base=base,
-        eta_range=P.trace_eta_range,
-        beta1_low=0.0,
+        ready=lambda values: experiments.traced(spec(values)),
+        source=lambda values: sources.get(spec(values).key(), "not computed yet"),
+        estimate=lambda values: experiments.trace_seconds(spec(values)),
+        run_button=True,
+        auto_run=False,
         extra={"step": step},
+        **sliders,
     )
 
 
@@ -103,14 +94,16 @@ def frozen_and_adam_panel(
     freeze_at: int,
     freeze_eta: float,
     initial_eta: float,
-    eta_range: tuple[float, float],
+    beta1s: Sequence[float],
+    beta2s: Sequence[float],
 ) -> widgets.ControlPanel:
     """A panel over the runs of :func:`~.experiments.frozen_sweep` (frozen Adam and Adam at
     every eta of ``etas``): ``sweep`` is ``frozen_sweep`` or a function built on it with the
     same arguments, ``charts`` its chart builders (and :class:`~aeos_lab.viz.widgets.TableView`
-    objects). The eta slider (``initial_eta`` within ``eta_range``) picks the run drawn bold,
-    snapped onto ``etas``; an eta off the grid adds a run. beta1 (0.5 to 0.99) and beta2
-    change the whole sweep; a setting not trained yet waits for Run."""
+    objects). Every slider steps through a grid: eta through ``etas`` (starting at
+    ``initial_eta``; it picks the run drawn bold), beta1 and beta2 through ``beta1s`` and
+    ``beta2s`` (starting at ``base``'s; they change the whole sweep). A setting not available
+    yet waits for Run (:func:`aeos_lab.lessons.panels.run_panel`)."""
     etas = list(etas)
 
     def settings(values):
@@ -130,25 +123,29 @@ def frozen_and_adam_panel(
             progress=progress,
         )
 
-    def ready(values):
+    def needs(values):
         sweep_base, eta = settings(values)
-        configs = experiments.frozen_sweep_configs(
+        return experiments.frozen_sweep_configs(
             sweep_base, etas, freeze_at=freeze_at, freeze_eta=freeze_eta, selected=eta
         )
-        return runs.trained(configs)
 
-    return panel_from_base(
-        compute, charts, ready, base=base.replace(eta=initial_eta), eta_range=eta_range
+    sliders = shared.grid_sliders(
+        {
+            "eta": (etas, initial_eta),
+            "beta1": (beta1s, base.hyperparameters["beta1"]),
+            "beta2": (beta2s, base.hyperparameters["beta2"]),
+        }
     )
+    return shared.run_panel(compute, charts, needs, **sliders)
 
 
 def frozen_sweep_panel(P: Params) -> widgets.ControlPanel:
-    """Panel (b) (Fig. 3): frozen Adam at every eta of ``P.frozen_etas``, and Adam beside it.
+    """Panel (d) (Fig. 3): frozen Adam at every eta of ``P.frozen_etas``, and Adam beside it.
 
-    The eta slider picks the run drawn bold (it starts at the middle eta); an eta that is not
-    in the sweep adds a run (and moves it along when the slider moves again), trained when Run
-    is pressed. beta1 and beta2 change the whole sweep (beta2 through the Adam run that
-    supplies P).
+    The eta slider steps through ``P.frozen_etas`` and picks the run drawn bold (it starts at
+    the middle eta); beta1 and beta2 step through ``P.frozen_beta1s`` and ``P.frozen_beta2s``
+    and change the whole sweep (beta2 through the Adam run that supplies P). A setting on
+    :func:`~.experiments.sweep_grid` comes from the bank; another one waits for Run.
     """
     domain = P.frozen_eta_range
     return frozen_and_adam_panel(
@@ -166,12 +163,13 @@ def frozen_sweep_panel(P: Params) -> widgets.ControlPanel:
         freeze_at=P.freeze_at,
         freeze_eta=P.freeze_eta,
         initial_eta=P.frozen_etas[len(P.frozen_etas) // 2],
-        eta_range=P.frozen_eta_range,
+        beta1s=P.frozen_beta1s,
+        beta2s=P.frozen_beta2s,
     )
 
 
 def isomorphism_panel(P: Params) -> widgets.ControlPanel:
-    """Panel (c): Prop. 1 for frozen Adam on the network, live. P is Adam's after
+    """Panel (e): Prop. 1 for frozen Adam on the network, live. P is Adam's after
     ``P.freeze_at`` steps at ``P.freeze_eta`` (computed once, here); each setting of eta and
     beta1 runs ``P.prop1_steps`` float64 updates (well under a second after the first
     compilation)."""

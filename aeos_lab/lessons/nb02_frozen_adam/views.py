@@ -1,7 +1,7 @@
 """Views of notebook 02: its results as Altair charts and display tables.
 
-(a) Adam's P along a run (:class:`~.experiments.PrecondSource`), (b) frozen Adam against its
-threshold 38/eta and against Adam (:class:`~.experiments.FrozenSweep`), (c) Prop. 1 on the
+(c) Adam's P along a run (:class:`~.experiments.PrecondSource`), (d) frozen Adam against its
+threshold 38/eta and against Adam (:class:`~.experiments.FrozenSweep`), (e) Prop. 1 on the
 network (:class:`~aeos_lab.engine.traces.Prop1Check`), and Fig. 3 as the paper export draws it.
 """
 
@@ -43,7 +43,7 @@ def _sci(value: float) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# (a) where frozen Adam's P comes from
+# (c) where frozen Adam's P comes from
 
 
 def precond_quantile_chart(result: PrecondSource) -> alt.LayerChart:
@@ -122,11 +122,11 @@ def precond_source_table(result: PrecondSource) -> tuple[pd.DataFrame, str]:
             "share of P still near ε": [f"{result.at_eps:.1%}"],
         }
     )
-    return frame, f"Frozen Adam in (b) uses P from step {result.freeze_at} of this run."
+    return frame, f"Frozen Adam in (d) uses P from step {result.freeze_at} of this run."
 
 
 # ---------------------------------------------------------------------------------------------
-# (b) frozen Adam at the edge of stability (Fig. 3)
+# (d) frozen Adam at the edge of stability (Fig. 3)
 
 
 FROZEN_QUANTITIES = {
@@ -206,7 +206,7 @@ def frozen_table(result: FrozenSweep) -> tuple[pd.DataFrame, str]:
 
 def fig3(result: FrozenSweep, P: Params) -> alt.VConcatChart:
     """Fig. 3: preconditioned and raw sharpness of frozen Adam above, its loss and the raw
-    sharpness against Adam's below (eta colours over panel (b)'s slider range)."""
+    sharpness against Adam's below (eta colours over ``P.frozen_eta_range``)."""
     psharp, raw, loss = (
         frozen_chart(result, y, P.frozen_eta_range)
         for y in ("precond_sharpness", "sharpness", "loss")
@@ -215,7 +215,7 @@ def fig3(result: FrozenSweep, P: Params) -> alt.VConcatChart:
 
 
 # ---------------------------------------------------------------------------------------------
-# (c) Prop. 1 on the network
+# (e) Prop. 1 on the network
 
 
 def isomorphism_chart(result: Prop1Check) -> alt.LayerChart:

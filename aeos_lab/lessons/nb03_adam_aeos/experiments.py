@@ -1,5 +1,6 @@
 r"""Experiments of notebook 03: full-batch Adam at the adaptive edge of stability (Cohen et al.
-2022, sec. 4 and 6), sections (a) to (f); each section's
+2022, sec. 4 and 6), sections (c) to (h) (part 2, the network; part 1's micro network is in
+:mod:`.experiments_micro`); each section's
 ``figN(P, progress)`` computes a paper figure from the notebook's parameters.
 
 Adam (no bias correction) updates, with g_t the full-batch gradient,
@@ -47,6 +48,7 @@ __all__ = [
     "RawRise",
     "Zoom",
     "adam_at",
+    "bank_runs",
     "cnn_base",
     "cnn_configs",
     "cnn_runs",
@@ -56,6 +58,7 @@ __all__ = [
     "equilibrium_base",
     "equilibrium_configs",
     "equilibrium_grid",
+    "equilibrium_of",
     "equilibrium_sweeps",
     "fig8_base",
     "optimizer_base",
@@ -67,6 +70,7 @@ __all__ = [
     "run_base",
     "zoom",
     "zoom_config",
+    "zoom_of",
     "zoom_start",
 ]
 
@@ -123,7 +127,7 @@ def _beta1(base: RunConfig) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# (a) The equilibrium across eta, beta1 and beta2 (Fig. 1)
+# (c) The equilibrium across eta, beta1 and beta2 (Fig. 1)
 
 SWEEPS = ("eta", "beta1", "beta2")
 """The three sweeps of Fig. 1, by the hyperparameter each one varies."""
@@ -236,6 +240,15 @@ def equilibrium_sweeps(
     configs = equilibrium_configs(base, grid, selected)
     unique = _equilibrium_settings(grid, selected)
     results = dict(zip(unique, runs.run_configs(configs, progress), strict=True))
+    return equilibrium_of(grid, results, selected, fraction)
+
+
+def equilibrium_of(
+    grid: EquilibriumGrid, results: dict, selected: tuple, fraction: float = 1 / 3
+) -> Equilibrium:
+    """The :class:`Equilibrium` of finished runs: ``results`` maps each setting (eta, beta1,
+    beta2) of ``grid`` and ``selected`` to its :class:`~aeos_lab.engine.train.RunResult`."""
+    selected = tuple(selected)
     tables, rows = [], []
     for name, group in grid.settings().items():
         labels = [_sweep_label(name, s) for s in group]
@@ -279,7 +292,7 @@ def equilibrium_sweeps(
 
 
 # ---------------------------------------------------------------------------------------------
-# (b) The raw sharpness keeps rising under Adam, not under frozen Adam (Figs. 3 and 8)
+# (d) The raw sharpness keeps rising under Adam, not under frozen Adam (Figs. 3 and 8)
 
 
 @dataclass(frozen=True)
@@ -335,7 +348,7 @@ def raw_rise_comparison(base: RunConfig, etas: Sequence[float], **sweep) -> RawR
 
 
 # ---------------------------------------------------------------------------------------------
-# (c) A window measured at every step (Figs. 9 and 18)
+# (e) A window measured at every step (Figs. 9 and 18)
 
 
 @dataclass(frozen=True)
@@ -351,7 +364,10 @@ class Zoom:
     ``formula``; ``late_ratio``: median psharp / threshold in the window. The mean share of
     |P^-1/2 g|^2 in the top-k eigenvectors over all window steps (``mean_top_share``), over
     the bursts, the steps where |P^-1/2 g|^2 is in its top 10% (``burst_top_share``), and over
-    the quiet half, where it is at or below its median (``quiet_top_share``)."""
+    the quiet half, where it is at or below its median (``quiet_top_share``). The gradient
+    bursts and P's response: ``burst_gain`` = sqrt(mean |P^-1/2 g|^2 over the bursts / its
+    median), and the mean per-step percent change of the mean of P over the bursts
+    (``burst_p_step``) and over the quiet half (``quiet_p_step``)."""
 
     window: pd.DataFrame
     eigs: pd.DataFrame
@@ -364,6 +380,9 @@ class Zoom:
     late_ratio: float
     eta: float
     k: int
+    burst_gain: float
+    burst_p_step: float
+    quiet_p_step: float
 
 
 def zoom_config(base: RunConfig, eta: float, start: int, length: int, k: int = 4) -> RunConfig:
@@ -391,21 +410,32 @@ def zoom(
     progress: Callable | None = None,
 ) -> Zoom:
     """Adam at ``eta`` measured at every step of the window [start, start + length]; see
-    :class:`Zoom`.
+    :class:`Zoom` and :func:`zoom_of`."""
+    (result,) = runs.run_configs([zoom_config(base, eta, start, length, k)], progress)
+    return zoom_of(result, start, length)
+
+
+def zoom_of(result, start: int, length: int) -> Zoom:
+    """The :class:`Zoom` of a finished run (a :class:`~aeos_lab.engine.train.RunResult`
+    measured at every step of [start, start + length], e.g. of :func:`zoom_config`).
 
     In the coordinates z = P^1/2 x, where frozen Adam is plain heavy ball, the gradient is
     P^-1/2 g and the Hessian P^-1/2 H P^-1/2; the engine's ``precond_grad_top_share`` is the
-    share of |P^-1/2 g|^2 in that Hessian's top-``k`` eigenvectors."""
-    (result,) = runs.run_configs([zoom_config(base, eta, start, length, k)], progress)
+    share of |P^-1/2 g|^2 in that Hessian's top-``k`` eigenvectors. Bursts are the steps where
+    |P^-1/2 g|^2 is in its top 10%, the quiet half those at or below its median; P's response
+    is the percent change of the mean of P from one step to the next, averaged over each."""
+    config = result.config
     records = result.records
     window = records[(records["step"] >= start) & (records["step"] <= start + length)].copy()
     total_sq = window["precond_grad_norm"] ** 2
     window["top_sq"] = window["precond_grad_top_share"] * total_sq
     window["rest_sq"] = total_sq - window["top_sq"]
     window["P_change"] = 100 * (window["P_mean"] / window["P_mean"].iloc[0] - 1)
+    p_step = 100 * window["P_mean"].pct_change()
     share = window["precond_grad_top_share"]
     bursts = total_sq >= np.quantile(total_sq, 0.9)
     quiet = total_sq <= np.median(total_sq)
+    k = config.k
     eig_columns = ["precond_sharpness"] + [f"precond_sharpness_{i}" for i in range(2, k + 1)]
     eigs = window.melt(id_vars=["step"], value_vars=eig_columns, var_name="eigenvalue")
     eigs["eigenvalue"] = eigs["eigenvalue"].map({c: f"λ{i + 1}" for i, c in enumerate(eig_columns)})
@@ -414,18 +444,21 @@ def zoom(
         eigs=eigs,
         crossings=analysis.threshold_crossings(window),
         threshold=float(window["threshold"].iloc[-1]),
-        formula=thresholds.threshold_formula("adam", _beta1(base)),
+        formula=thresholds.threshold_formula("adam", config.hyperparameters["beta1"]),
         mean_top_share=float(share.mean()),
         burst_top_share=float(share[bursts].mean()),
         quiet_top_share=float(share[quiet].mean()),
         late_ratio=float(window["ratio"].median()),
-        eta=eta,
+        eta=config.eta,
         k=k,
+        burst_gain=float(np.sqrt(total_sq[bursts].mean() / np.median(total_sq))),
+        burst_p_step=float(p_step[bursts].mean()),
+        quiet_p_step=float(p_step[quiet].mean()),
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# (d) The other adaptive optimizers (Fig. 5, App. C)
+# (f) The other adaptive optimizers (Fig. 5, App. C)
 
 OPTIMIZER_SETTINGS: dict[str, tuple[str, dict]] = {
     "Adam, bias-corrected": ("adam", {"bias_correction": True}),
@@ -546,7 +579,7 @@ def optimizer_runs(
 
 
 # ---------------------------------------------------------------------------------------------
-# (e) The corner case at tiny learning rates (Figs. 15 and 16)
+# (g) The corner case at tiny learning rates (Figs. 15 and 16)
 
 
 @dataclass(frozen=True)
@@ -605,7 +638,7 @@ def corner_case(
 
 
 # ---------------------------------------------------------------------------------------------
-# (f) The CNN (Fig. 4)
+# (h) The CNN (Fig. 4)
 
 
 @dataclass(frozen=True)
@@ -657,3 +690,15 @@ def cnn_runs(
     )
     formula = thresholds.threshold_formula("adam", beta1)
     return CnnRuns(table, summary, formula, results[0].device)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the bank holds (:mod:`.experiments_bank`)
+
+
+def bank_runs(P: Params) -> list[RunConfig]:
+    """Every run part 2's panels show at every setting the bank holds for them, without
+    repeats (:func:`.experiments_bank.bank_runs`; read by ``aeos_lab.precompute``)."""
+    from aeos_lab.lessons.nb03_adam_aeos import experiments_bank  # it imports this module
+
+    return experiments_bank.bank_runs(P)

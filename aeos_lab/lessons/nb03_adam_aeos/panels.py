@@ -1,19 +1,25 @@
-"""Panels of notebook 03: sliders wired to the lesson's experiments and views.
+"""Panels of notebook 03's part 2: sliders wired to the lesson's network experiments and views
+(part 1's live micro panels are in :mod:`.panels_micro`).
 
-Every value comes from the notebook's :class:`~.params.Params`. Each panel trains: a setting
-whose runs are all in the run cache shows as soon as a slider is released, a new one waits for
-Run (with progress in the status line). The sliders are ``eta`` (log scale), ``beta1`` (0.5 to
-0.99) and ``beta2`` (0.9 to 0.999); panel (d) adds an ``optimizer`` picker.
+Every value comes from the notebook's :class:`~.params.Params`. Each panel trains on the lab
+task, and every slider of theirs (``eta``, ``beta1``, ``beta2``; panel (f) adds an
+``optimizer`` picker) steps through a grid (:mod:`.experiments_bank`), so a release always
+lands on a grid value. A setting whose runs are all available (in the bank of precomputed
+runs, which holds the settings of :attr:`~.experiments_bank.SliderGrid.settings`, or in the run
+cache) shows as soon as a slider is released; any other waits for Run, with progress and an
+estimated time in the status line, which also says where the runs shown came from.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 
 from aeos_lab.engine import runs
-from aeos_lab.engine.config import RunConfig
-from aeos_lab.lessons.nb02_frozen_adam.panels import frozen_and_adam_panel, panel_from_base
+from aeos_lab.lessons import panels as shared
+from aeos_lab.lessons.nb02_frozen_adam.panels import frozen_and_adam_panel
 from aeos_lab.lessons.nb03_adam_aeos import experiments, views
+from aeos_lab.lessons.nb03_adam_aeos import experiments_bank as bank
 from aeos_lab.lessons.nb03_adam_aeos.params import Params
 from aeos_lab.viz import widgets
 
@@ -26,48 +32,88 @@ __all__ = [
     "zoom_panel",
 ]
 
+SLIDERS = ("eta", "beta1", "beta2")
 
-def _betas(base: RunConfig, values: dict) -> RunConfig:
-    """``base`` with the beta1 and beta2 sliders' values."""
-    beta1, beta2 = runs.slider_beta(values["beta1"]), runs.slider_beta(values["beta2"])
-    return base.replace(beta1=beta1, beta2=beta2)
+
+def _setting(values: dict) -> dict:
+    """The setting the controls select: eta, beta1 and beta2 (slider noise rounded away) and
+    the optimizer where there is a picker."""
+    setting = {
+        "eta": float(values["eta"]),
+        "beta1": runs.slider_beta(values["beta1"]),
+        "beta2": runs.slider_beta(values["beta2"]),
+    }
+    if "optimizer" in values:
+        setting["optimizer"] = values["optimizer"]
+    return setting
+
+
+def _panel(
+    P: Params, section: str, experiment: Callable, charts: Sequence, **controls
+) -> widgets.ControlPanel:
+    """A grid panel of section ``section`` (:data:`~.experiments_bank.SLIDER_GRIDS`): its
+    sliders step through the grid's positions from its start; ``experiment(setting,
+    progress)`` computes what the ``charts`` draw, and the grid's ``needs`` name the runs
+    (ready test, where they came from, how long Run takes)."""
+    grid_of, needs = bank.SLIDER_GRIDS[section]
+    grid = grid_of(P)
+
+    def configs(values):
+        return needs(P, _setting(values))
+
+    def compute(values, progress=None):
+        return experiment(_setting(values), progress)
+
+    sliders = shared.grid_sliders(
+        {name: (grid.positions[name], grid.start[name]) for name in SLIDERS}
+    )
+    return shared.run_panel(compute, charts, configs, **sliders, **controls)
+
+
+class _RedrawnOnChange(widgets.LiveChart):
+    """A live chart rebuilt only when ``key(result)`` changes: Fig. 5's grid of sixteen runs
+    costs a few hundred milliseconds to build, and a move of eta or of the optimizer picker
+    changes only the run drawn below it."""
+
+    def __init__(self, build: Callable, key: Callable):
+        super().__init__(build)
+        self.key_of, self.shown = key, None
+
+    def update(self, result) -> str:
+        key = self.key_of(result)
+        if self.chart is not None and key == self.shown:
+            return "data"  # the same chart: nothing to send
+        self.shown = key
+        return super().update(result)
+
+
+def _betas(base, setting: dict):
+    """``base`` with the setting's beta1 and beta2."""
+    return base.replace(beta1=setting["beta1"], beta2=setting["beta2"])
 
 
 def equilibrium_panel(P: Params) -> widgets.ControlPanel:
-    """Panel (a), Fig. 1's three sweeps; the sliders choose the run shown on the first chart
-    (with its threshold), snapped onto the grid where close to it. A setting off the grid is
-    trained on Run."""
+    """Panel (c), Fig. 1's three sweeps; the sliders choose the run shown on the first chart
+    (with its threshold), and the run drawn bold where it belongs to a sweep."""
     base, grid = experiments.equilibrium_base(P), experiments.equilibrium_grid(P)
 
-    def selected(values):
-        beta1, beta2 = runs.slider_beta(values["beta1"]), runs.slider_beta(values["beta2"])
-        return grid.snap(values["eta"], beta1, beta2)
-
-    def compute(values, progress=None):
-        return experiments.equilibrium_sweeps(
-            base, grid, selected=selected(values), progress=progress
-        )
-
-    def ready(values):
-        return runs.trained(experiments.equilibrium_configs(base, grid, selected(values)))
+    def compute(setting, progress=None):
+        selected = grid.snap(setting["eta"], setting["beta1"], setting["beta2"])
+        return experiments.equilibrium_sweeps(base, grid, selected=selected, progress=progress)
 
     sweeps = [
         functools.partial(views.sweep_chart, name=name, eta_domain=P.eq_eta_range)
         for name in views.SWEEP_TITLES
     ]
-    return panel_from_base(
-        compute,
-        [views.chosen_run_chart, *sweeps, widgets.TableView(views.equilibrium_table)],
-        ready,
-        base=base.replace(eta=grid.eta),
-        eta_range=P.eq_eta_range,
-    )
+    charts = [views.chosen_run_chart, *sweeps, widgets.TableView(views.equilibrium_table)]
+    return _panel(P, "c", compute, charts)
 
 
 def raw_rise_panel(P: Params) -> widgets.ControlPanel:
-    """Panel (b), Figs. 3 and 8 side by side: Adam and frozen Adam at ``P.fig8_etas``. The
-    runs are those of notebook 02's panel (b) (its panel wiring, too), so with the same
-    settings they come from the cache."""
+    """Panel (d), Figs. 3 and 8 side by side: Adam and frozen Adam at ``P.fig8_etas``. The
+    runs are those of notebook 02's panel (d) (its panel wiring, too), so with the same
+    settings they come from the bank or the cache; the sliders step through ``P.fig8_etas``,
+    ``P.fig8_beta1s`` and ``P.fig8_beta2s``."""
     domain = P.fig8_eta_range
     return frozen_and_adam_panel(
         experiments.raw_rise_comparison,
@@ -81,128 +127,83 @@ def raw_rise_panel(P: Params) -> widgets.ControlPanel:
         freeze_at=P.freeze_at,
         freeze_eta=P.freeze_eta,
         initial_eta=P.fig8_etas[0],
-        eta_range=domain,
+        beta1s=P.fig8_beta1s,
+        beta2s=P.fig8_beta2s,
     )
 
 
 def zoom_panel(P: Params) -> widgets.ControlPanel:
-    """Panel (c), Figs. 9 and 18: ``P.zoom_starts`` maps each trained eta to the first step
-    of its window; a new eta takes the window start of the nearest trained eta (on a log
-    scale)."""
+    """Panel (e), Figs. 9 and 18: the window of each eta of ``P.zoom_starts`` starts at the
+    step paired with it."""
     base = experiments.fig8_base(P)
-    etas = [eta for eta, _ in P.zoom_starts]
 
-    def settings(values):
-        eta = runs.snap(values["eta"], etas)
-        return _betas(base, values), eta, experiments.zoom_start(P.zoom_starts, eta)
-
-    def compute(values, progress=None):
-        run_base, eta, start = settings(values)
-        return experiments.zoom(run_base, eta, start, P.zoom_length, k=P.zoom_k, progress=progress)
-
-    def ready(values):
-        config = experiments.zoom_config(*settings(values), P.zoom_length, P.zoom_k)
-        return runs.trained([config])
+    def compute(setting, progress=None):
+        eta = setting["eta"]
+        start = experiments.zoom_start(P.zoom_starts, eta)
+        return experiments.zoom(
+            _betas(base, setting), eta, start, P.zoom_length, k=P.zoom_k, progress=progress
+        )
 
     rows = [functools.partial(views.zoom_chart, quantity=q) for q in views.ZOOM_QUANTITIES]
-    return panel_from_base(
-        compute,
-        [*rows, views.zoom_eig_chart, views.zoom_grad_chart, widgets.TableView(views.zoom_table)],
-        ready,
-        base=base.replace(eta=etas[0]),
-        eta_range=P.zoom_eta_range,
-    )
+    charts = [*rows, views.zoom_eig_chart, views.zoom_grad_chart]
+    return _panel(P, "e", compute, [*charts, widgets.TableView(views.zoom_table)])
 
 
 def optimizer_panel(P: Params) -> widgets.ControlPanel:
-    """Panel (d), Fig. 5: every optimizer of ``P.opt_etas``; the ``optimizer`` picker and
-    ``eta`` choose the run shown below the grid. A learning rate off the grid is trained on
-    Run."""
+    """Panel (f), Fig. 5: every optimizer of ``P.opt_etas`` at its own learning rates (the
+    grid, redrawn only when its runs change); the ``optimizer`` picker and ``eta`` (every
+    learning rate of the grid) choose the run shown below it, drawn bold there."""
     base = experiments.optimizer_base(P)
     etas = dict(P.opt_etas)
-    labels = list(etas)
 
-    def chosen(values):
-        label = values["optimizer"]
-        return label, runs.snap(values["eta"], list(etas[label]))
-
-    def compute(values, progress=None):
+    def compute(setting, progress=None):
+        label = setting["optimizer"]
+        chosen = (label, runs.snap(setting["eta"], etas[label]))
         return experiments.optimizer_runs(
-            _betas(base, values), P.opt_etas, selected=chosen(values), progress=progress
+            _betas(base, setting), P.opt_etas, selected=chosen, progress=progress
         )
 
-    def ready(values):
-        configs = experiments.optimizer_configs(_betas(base, values), P.opt_etas, chosen(values))
-        return runs.trained(configs)
-
     domain = P.opt_eta_range
-    return panel_from_base(
-        compute,
-        [
-            functools.partial(views.optimizer_grid_chart, eta_domain=domain),
-            functools.partial(views.optimizer_ratio_chart, eta_domain=domain),
-            widgets.TableView(views.optimizer_table),
-        ],
-        ready,
-        base=base.replace(eta=etas[labels[0]][0]),
-        eta_range=domain,
-        optimizers=labels,
-        optimizer=labels[0],
+    grid = functools.partial(
+        views.optimizer_grid_chart, eta_domain=domain, rates=etas, emphasise=False
     )
+    charts = [
+        _RedrawnOnChange(grid, lambda r: tuple(views.optimizer_grid_runs(r, etas)["run"])),
+        functools.partial(views.optimizer_ratio_chart, eta_domain=domain),
+        widgets.TableView(views.optimizer_table),
+    ]
+    labels = list(etas)
+    return _panel(P, "f", compute, charts, optimizers=labels, optimizer=labels[0])
 
 
 def corner_panel(P: Params) -> widgets.ControlPanel:
-    """Panel (e), Figs. 15 and 16: Adam at ``eta`` and the same run with P frozen from step
+    """Panel (g), Figs. 15 and 16: Adam at ``eta`` and the same run with P frozen from step
     ``P.corner_freeze`` on."""
     base = experiments.corner_base(P)
 
-    def compute(values, progress=None):
+    def compute(setting, progress=None):
         return experiments.corner_case(
-            _betas(base, values), values["eta"], freeze_at=P.corner_freeze, progress=progress
+            _betas(base, setting), setting["eta"], freeze_at=P.corner_freeze, progress=progress
         )
-
-    def ready(values):
-        configs = experiments.corner_configs(
-            _betas(base, values), values["eta"], freeze_at=P.corner_freeze
-        )
-        return runs.trained(configs)
 
     charts = [functools.partial(views.corner_chart, y=y) for y in views.CORNER_QUANTITIES]
-    return panel_from_base(
-        compute,
-        [*charts, widgets.TableView(views.corner_table)],
-        ready,
-        base=base.replace(eta=P.corner_eta),
-        eta_range=P.corner_eta_range,
-    )
+    return _panel(P, "g", compute, [*charts, widgets.TableView(views.corner_table)])
 
 
 def cnn_panel(P: Params) -> widgets.ControlPanel:
-    """Panel (f), Fig. 4: Adam on the CNN at each eta of ``P.cnn_etas``; an eta off them adds
+    """Panel (h), Fig. 4: Adam on the CNN at each eta of ``P.cnn_etas``; an eta off them adds
     a run."""
     base = experiments.cnn_base(P)
-    etas = list(P.cnn_etas)
 
-    def settings(values):
-        return _betas(base, values), runs.snap(values["eta"], etas)
-
-    def compute(values, progress=None):
-        run_base, eta = settings(values)
-        return experiments.cnn_runs(run_base, etas, selected=eta, progress=progress)
-
-    def ready(values):
-        run_base, eta = settings(values)
-        return runs.trained(experiments.cnn_configs(run_base, etas, eta))
+    def compute(setting, progress=None):
+        return experiments.cnn_runs(
+            _betas(base, setting), P.cnn_etas, selected=setting["eta"], progress=progress
+        )
 
     domain = P.cnn_eta_range
-    return panel_from_base(
-        compute,
-        [
-            functools.partial(views.cnn_chart, y="precond_sharpness", eta_domain=domain),
-            functools.partial(views.cnn_chart, y="loss", eta_domain=domain),
-            widgets.TableView(views.cnn_table),
-        ],
-        ready,
-        base=base.replace(eta=etas[0]),
-        eta_range=domain,
-    )
+    charts = [
+        functools.partial(views.cnn_chart, y="precond_sharpness", eta_domain=domain),
+        functools.partial(views.cnn_chart, y="loss", eta_domain=domain),
+        widgets.TableView(views.cnn_table),
+    ]
+    return _panel(P, "h", compute, charts)

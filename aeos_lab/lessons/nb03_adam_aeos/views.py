@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from aeos_lab.lessons.nb03_adam_aeos.params import Params
 
 __all__ = [
+    "CYCLE_QUANTITIES",
     "SWEEP_TITLES",
     "ZOOM_QUANTITIES",
     "chosen_run_chart",
@@ -44,6 +45,7 @@ __all__ = [
     "fig15",
     "fig18",
     "optimizer_grid_chart",
+    "optimizer_grid_runs",
     "optimizer_ratio_chart",
     "optimizer_table",
     "raw_rise_chart",
@@ -79,9 +81,11 @@ def _rules(summary: pd.DataFrame, formula: str = "formula", by_eta: bool = True)
     return pd.concat(frames, ignore_index=True).drop_duplicates("threshold")
 
 
-def _psharp_chart(table, rules, *, title, eta_domain, color="eta", width=330, height=200):
+def _psharp_chart(
+    table, rules, *, title, eta_domain, color="eta", width=330, height=200, emphasise=True
+):
     """Preconditioned sharpness (log) of runs against their threshold rules, the selected
-    run bold."""
+    run bold (with ``emphasise``)."""
     return charts.runs_chart(
         table,
         "precond_sharpness",
@@ -91,14 +95,14 @@ def _psharp_chart(table, rules, *, title, eta_domain, color="eta", width=330, he
         log_y=True,
         threshold_rules=rules,
         eta_domain=eta_domain,
-        emphasise_selected=True,
+        emphasise_selected=emphasise,
         width=width,
         height=height,
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# (a) The equilibrium (Fig. 1)
+# (c) The equilibrium (Fig. 1)
 
 SWEEP_TITLES = {
     "eta": "Fig. 1a: η sweep (β₁ = 0.9, β₂ = 0.999)",
@@ -140,7 +144,7 @@ def sweep_chart(result: Equilibrium, name: str, eta_domain: Sequence[float]) -> 
 
 
 def equilibrium_table(result: Equilibrium) -> tuple[pd.DataFrame, str]:
-    """Panel (a)'s table: each sweep member's late ratio."""
+    """Panel (c)'s table: each sweep member's late ratio."""
     summary = result.summary
     frame = pd.DataFrame(
         {
@@ -165,7 +169,7 @@ def fig1(result: Equilibrium, P: Params):
 
 
 # ---------------------------------------------------------------------------------------------
-# (b) The raw sharpness keeps rising (Figs. 3 and 8)
+# (d) The raw sharpness keeps rising (Figs. 3 and 8)
 
 RUNS = ["Adam", "frozen Adam"]
 
@@ -206,7 +210,7 @@ def raw_rise_chart(result: RawRise, y: str, eta_domain: Sequence[float]) -> alt.
 
 
 def raw_rise_table(result: RawRise) -> tuple[pd.DataFrame, str]:
-    """Panel (b)'s table: late ratio and rise of the raw sharpness per (eta, run)."""
+    """Panel (d)'s table: late ratio and rise of the raw sharpness per (eta, run)."""
     summary = result.summary
     frame = pd.DataFrame(
         {
@@ -230,7 +234,7 @@ def fig8(result: RawRise, P: Params):
 
 
 # ---------------------------------------------------------------------------------------------
-# (c) A window measured at every step (Figs. 9 and 18)
+# (e) A window measured at every step (Figs. 9 and 18)
 
 ZOOM_QUANTITIES = {
     "precond_sharpness": ("λ₁(P⁻¹H)", False),
@@ -241,6 +245,14 @@ ZOOM_QUANTITIES = {
 }
 """Fig. 9's five rows: column -> (axis title, log axis)."""
 
+CYCLE_QUANTITIES = {
+    "ratio": ("λ₁(P⁻¹H) / threshold", False),
+    "precond_grad_norm": ("‖P^-½ g‖ (log)", True),
+    "P_change": ("mean of P, % change", False),
+    "sharpness": ("λ₁(H)", False),
+}
+"""The rows of the micro network's cycle (part 1 (b)): column -> (axis title, log axis)."""
+
 
 def _with_crossings(result: Zoom, chart):
     """``chart`` with red dotted rules where psharp crosses the threshold upwards."""
@@ -250,11 +262,14 @@ def _with_crossings(result: Zoom, chart):
 
 
 def zoom_chart(result: Zoom, quantity: str) -> alt.LayerChart:
-    """One row of Fig. 9 (``quantity``: a key of :data:`ZOOM_QUANTITIES`)."""
-    title, log = ZOOM_QUANTITIES[quantity]
+    """One row of Fig. 9 (``quantity``: a key of :data:`ZOOM_QUANTITIES` or of
+    :data:`CYCLE_QUANTITIES`), with the threshold where it applies."""
+    title, log = {**ZOOM_QUANTITIES, **CYCLE_QUANTITIES}[quantity]
     rules = None
     if quantity == "precond_sharpness":
         rules = charts.threshold_frame(result.threshold, result.formula)
+    elif quantity == "ratio":
+        rules = charts.threshold_frame(1.0, f"λ₁(P⁻¹H) = {result.formula}")
     chart = charts.line_chart(
         result.window[["step", quantity]],
         y=quantity,
@@ -303,7 +318,7 @@ def zoom_eig_chart(result: Zoom) -> alt.LayerChart:
 
 
 def zoom_table(result: Zoom) -> tuple[pd.DataFrame, str]:
-    """Panel (c)'s table: crossings, median ratio and where |P^-1/2 g|^2 lives."""
+    """Panel (e)'s table: crossings, median ratio and where |P^-1/2 g|^2 lives."""
     frame = pd.DataFrame(
         {
             "η": [_sci(result.eta)],
@@ -343,7 +358,7 @@ def fig18(results: Sequence[Zoom], P: Params):
 
 
 # ---------------------------------------------------------------------------------------------
-# (d) The other adaptive optimizers (Fig. 5)
+# (f) The other adaptive optimizers (Fig. 5)
 
 
 def _optimizer(result: OptimizerRuns, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -352,23 +367,51 @@ def _optimizer(result: OptimizerRuns, label: str) -> tuple[pd.DataFrame, pd.Data
     return runs, result.summary[result.summary["label"] == label]
 
 
-def optimizer_grid_chart(result: OptimizerRuns, eta_domain: Sequence[float], columns: int = 4):
+def _drawn(frame: pd.DataFrame, label: str, eta: str, rates: dict | None) -> pd.DataFrame:
+    """The rows of ``frame`` whose (``label``, ``eta``) columns are a pair of ``rates``
+    (optimizer label -> learning rates); every row without ``rates``."""
+    if rates is None:
+        return frame
+    pairs = {(name, float(e)) for name, etas in dict(rates).items() for e in etas}
+    keep = [(a, float(b)) in pairs for a, b in zip(frame[label], frame[eta], strict=True)]
+    return frame[keep]
+
+
+def optimizer_grid_runs(result: OptimizerRuns, rates: dict | None = None) -> pd.DataFrame:
+    """The runs Fig. 5's grid draws: all of ``result``'s, or with ``rates`` (optimizer label
+    -> learning rates, e.g. ``P.opt_etas``) only those, leaving out a run the eta slider added."""
+    return _drawn(result.runs, "optimizer_label", "eta", rates)
+
+
+def optimizer_grid_chart(
+    result: OptimizerRuns,
+    eta_domain: Sequence[float],
+    columns: int = 4,
+    *,
+    rates: dict | None = None,
+    emphasise: bool = True,
+):
     """Fig. 5: one small chart per optimizer, preconditioned sharpness (log) against the
-    optimizer's own threshold, written in the title."""
+    optimizer's own threshold, written in the title; the runs of :func:`optimizer_grid_runs`,
+    the selected one bold with ``emphasise``."""
+    runs = optimizer_grid_runs(result, rates)
+    summary = _drawn(result.summary, "label", "eta", rates)
     panels = []
     for label in result.labels:
-        runs, summary = _optimizer(result, label)
+        rows = summary[summary["label"] == label]
         panels.append(
             _psharp_chart(
-                runs,
-                _rules(summary, "evaluated_formula"),
-                title=f"{label}: {summary['formula'].iloc[0]}",
+                runs[runs["optimizer_label"] == label],
+                _rules(rows, "evaluated_formula"),
+                title=f"{label}: {rows['formula'].iloc[0]}",
                 eta_domain=eta_domain,
                 width=175,
                 height=140,
+                emphasise=emphasise,
             )
         )
-    return alt.concat(*panels, columns=columns).resolve_scale(color="shared")
+    shared = alt.Resolve(scale=alt.ScaleResolveMap(color="shared"))
+    return alt.concat(*panels, columns=columns, resolve=shared)
 
 
 def optimizer_ratio_chart(result: OptimizerRuns, eta_domain: Sequence[float]) -> alt.LayerChart:
@@ -387,7 +430,7 @@ def optimizer_ratio_chart(result: OptimizerRuns, eta_domain: Sequence[float]) ->
 
 
 def optimizer_table(result: OptimizerRuns) -> tuple[pd.DataFrame, str]:
-    """Panel (d)'s table: each run's late ratio and behaviour."""
+    """Panel (f)'s table: each run's late ratio and behaviour."""
     summary = result.summary
     frame = pd.DataFrame(
         {
@@ -415,7 +458,7 @@ def fig5(result: OptimizerRuns, P: Params):
 
 
 # ---------------------------------------------------------------------------------------------
-# (e) The corner case (Figs. 15 and 16)
+# (g) The corner case (Figs. 15 and 16)
 
 CORNER_QUANTITIES = {
     "ratio": ("λ₁(P⁻¹H) / threshold", False, "Preconditioned sharpness / threshold"),
@@ -446,7 +489,7 @@ def corner_chart(result: CornerCase, y: str) -> alt.LayerChart:
 
 
 def corner_table(result: CornerCase) -> tuple[pd.DataFrame, str]:
-    """Panel (e)'s table: the ratio, P and the raw sharpness since the freeze."""
+    """Panel (g)'s table: the ratio, P and the raw sharpness since the freeze."""
     summary = result.summary
     frame = pd.DataFrame(
         {
@@ -467,7 +510,7 @@ def fig15(result: CornerCase, P: Params):
 
 
 # ---------------------------------------------------------------------------------------------
-# (f) The CNN (Fig. 4)
+# (h) The CNN (Fig. 4)
 
 
 def cnn_chart(result: CnnRuns, y: str, eta_domain: Sequence[float]):
@@ -491,7 +534,7 @@ def cnn_chart(result: CnnRuns, y: str, eta_domain: Sequence[float]):
 
 
 def cnn_table(result: CnnRuns) -> tuple[pd.DataFrame, str]:
-    """Panel (f)'s table: threshold, late ratio and final loss per eta."""
+    """Panel (h)'s table: threshold, late ratio and final loss per eta."""
     summary = result.summary
     frame = pd.DataFrame(
         {

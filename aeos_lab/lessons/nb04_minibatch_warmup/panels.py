@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from aeos_lab.engine import runs
+from aeos_lab.lessons import panels as shared
 from aeos_lab.lessons.nb04_minibatch_warmup import experiments, views
 from aeos_lab.lessons.nb04_minibatch_warmup.params import Params
 from aeos_lab.viz import widgets
@@ -61,14 +62,10 @@ def _panel(
     at ``eta``, beta1 (0 to 0.99) and beta2 (``P.beta2_range``) sliders and ``controls``;
     ``needs(values)`` are the runs a setting draws: the panel is ready when all are available,
     and its status line says where they came from (or how long Run will take)."""
-    return widgets.ControlPanel(
+    return shared.run_panel(
         compute,
-        list(charts),
-        ready=lambda values: runs.trained(needs(values)),
-        source=lambda values: runs.provenance(needs(values)),
-        estimate=lambda values: runs.estimate_seconds(needs(values)),
-        run_button=True,
-        auto_run=False,
+        charts,
+        needs,
         eta=_eta_slider(P, eta, eta_range),
         beta1=(P.beta1, 0.0, 0.99),
         beta2=widgets.beta_slider("beta2", P.beta2, *P.beta2_range, ".4f"),

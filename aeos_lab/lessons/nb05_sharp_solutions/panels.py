@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from aeos_lab.engine import runs
+from aeos_lab.lessons import panels as shared
 from aeos_lab.lessons.nb05_sharp_solutions import experiments, views
 from aeos_lab.lessons.nb05_sharp_solutions.params import Params
 from aeos_lab.viz import widgets
@@ -56,17 +57,13 @@ def _panel(
     def compute(values, progress=None):
         return experiment(setup, selection(values), progress)
 
-    def needed(values):
+    def needs(values):
         return configs(setup, selection(values))
 
-    return widgets.ControlPanel(
+    return shared.run_panel(
         compute,
-        list(charts),
-        ready=lambda values: runs.trained(needed(values)),
-        source=lambda values: runs.provenance(needed(values)),
-        estimate=lambda values: runs.estimate_seconds(needed(values)),
-        run_button=True,
-        auto_run=False,
+        charts,
+        needs,
         eta=_eta_slider(P, eta, etas),
         beta1=(P.beta1, *P.beta1_range),
         beta2=widgets.beta_slider("beta2", beta2, *P.beta2_range, ".4f"),
