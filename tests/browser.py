@@ -42,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO / "notebooks"
 CHROMIUM = "/usr/bin/chromium"
-DEFAULT_NOTEBOOKS = ("01_quadratic_stability",)
+DEFAULT_NOTEBOOKS = ("01_quadratic_stability", "03_adam_aeos")  # quadratics; the micro network
 START_TIMEOUT_S = 120.0
 GRACE_S = 10.0
 LOG_TAIL_LINES = 40
@@ -82,9 +82,10 @@ EXPECTATIONS: dict[str, Expectation] = {
     "00_index": Expectation(timeout_s=120.0, charts=False, widgets=False),
     # The self-check leaves panel (a)'s eta at 1.02 x 13.57 (EMA Nesterov's threshold).
     "01_quadratic_stability": Expectation(timeout_s=360.0, slider=SliderCheck("eta", ("20", "5"))),
-    # Panel (a) shows a trained grid point at once (eta 1e-3 after the self-check, 3e-3 trained
-    # in the fast variant); another eta would wait for its Run button.
-    "03_adam_aeos": Expectation(timeout_s=1500.0, slider=SliderCheck("eta", ("3e-3", "1e-3"))),
+    # The first eta slider of 02 and 03 is their panel (a) on the micro network: a typed value
+    # retrains the whole run live (no Run button) and redraws its charts.
+    "02_frozen_adam": Expectation(timeout_s=900.0, slider=SliderCheck("eta", ("0.3", "0.25"))),
+    "03_adam_aeos": Expectation(timeout_s=900.0, slider=SliderCheck("eta", ("2e-2", "6e-3"))),
 }
 
 

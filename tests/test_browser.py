@@ -1,6 +1,7 @@
 """End-to-end: the notebooks run in JupyterLab in a real browser (see tests/browser.py).
 
-By default notebook 01 is checked (what CI runs); ``AEOS_LAB_BROWSER_NOTEBOOKS=all`` (or a
+By default notebooks 01 and 03 are checked (what CI runs: a typed eta redraws a quadratic panel
+and retrains the micro network of 03 live); ``AEOS_LAB_BROWSER_NOTEBOOKS=all`` (or a
 comma list of names or prefixes such as ``01,03``) selects others. Chromium and Playwright are
 required: without them these tests fail, unless ``AEOS_LAB_BROWSER=0`` skips them.
 Screenshots go to ``$AEOS_LAB_BROWSER_SHOTS`` or a new temporary folder, printed and kept.

@@ -182,3 +182,25 @@ def test_the_bank_serves_the_full_variant_on_the_cpu_task():
     assert lab.variant == "full" and lab.base.label_noise == 1.0  # the lab task
     paper = precompute.lesson_params("nb02_frozen_adam", paper=True)
     assert paper.scale.paper and paper.base.dataset == "cifar10"
+
+
+def test_verify_draws_only_among_quick_entries_when_asked(built, capsys):
+    entries = bank.entries(built[0])
+    cutoff = sorted(e.seconds for e in entries)[1]
+    quick = [e for e in entries if e.seconds <= cutoff]
+    assert 2 <= len(quick) < len(entries)
+    precompute.verify(10, directory=built[0], max_seconds=cutoff)
+    assert f"verifying {len(quick)} of {len(quick)} entries" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="max_seconds must be > 0"):
+        precompute.verify(1, directory=built[0], max_seconds=0)
+
+
+def test_the_shipped_bank_covers_every_lesson_and_agrees_with_the_engine(capsys):
+    """The package's bank holds every run and trace the panels of 02-05 list for the full
+    variant, and a sample of its quick entries recomputes within the tolerances."""
+    bank.reset()
+    report = precompute.build(dry_run=True, out=lambda line: None)
+    assert report.missing == 0, "run `aeos-lab bank build`: the bank lacks runs a panel shows"
+    checks = precompute.verify(3, seed=12, max_seconds=6.0)
+    assert len({c.entry for c in checks}) == 3 and all(c.ok for c in checks)
+    assert "3 of 3 entries agree" in capsys.readouterr().out
