@@ -21,6 +21,8 @@ compilations during the moves. Kernel time only; the browser's drawing is not in
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import math
 import os
 import pathlib
@@ -59,7 +61,7 @@ def positions(control) -> list:
     import ipywidgets
 
     if isinstance(control, ipywidgets.SelectionSlider | ipywidgets.Dropdown):
-        return [value for _, value in control.options] if control.options else []
+        return [o[1] if isinstance(o, tuple) else o for o in control.options]
     if isinstance(control, ipywidgets.FloatLogSlider):
         count = round((control.max - control.min) / control.step)
         return [control.base ** (control.min + k * control.step) for k in range(count + 1)]
@@ -142,7 +144,8 @@ def main() -> None:
     rows = []
     for number in args.notebooks:
         began = time.perf_counter()
-        ns = notebook_namespace(ROOT / "notebooks" / NOTEBOOKS[number])
+        with contextlib.redirect_stdout(io.StringIO()):  # the panels' reprs, printed by display
+            ns = notebook_namespace(ROOT / "notebooks" / NOTEBOOKS[number])
         build = time.perf_counter() - began
         print(f"notebook {number}: panels built and drawn in {build:.1f} s", flush=True)
         for name, panel in ns.items():

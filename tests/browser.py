@@ -4,7 +4,8 @@
 waits until ``/api/status`` answers, and always shuts it down (REST shutdown, then SIGTERM,
 then SIGKILL, then any leftover kernel) and removes its temporary folders. The server works on
 a copy of ``notebooks/`` (nothing the browser does can touch the repository) and its kernels
-run the fast variant (``AEOS_LAB_FAST=1``) with a fresh run cache.
+run the notebooks as a learner gets them: the full variant, the bank of precomputed runs on,
+and a fresh, empty run cache.
 
 :func:`check_notebook` opens one notebook in headless Chromium (Debian's ``/usr/bin/chromium``),
 runs all cells through JupyterLab's own ``notebook:run-all-cells`` command and checks what a
@@ -213,7 +214,8 @@ def jupyter_lab(
 
     ``extra_notebooks`` (name -> notebook JSON) are written next to the copies.
 
-    Kernels get ``AEOS_LAB_FAST=1`` and a fresh ``AEOS_LAB_CACHE_DIR``. Raises
+    Kernels run the notebooks as a learner on a fresh install does: full variant
+    (``AEOS_LAB_FAST=0``), the bank on, a fresh empty ``AEOS_LAB_CACHE_DIR``. Raises
     :class:`JupyterLabError`, with the tail of the server log, when the server cannot be started,
     exits, or does not answer ``/api/status`` within ``start_timeout`` seconds. Whatever
     happens, the server and its kernels are stopped and the temporary folders removed.
@@ -232,7 +234,7 @@ def jupyter_lab(
         port = free_port()
         server_env = {
             **os.environ,
-            "AEOS_LAB_FAST": "1",
+            "AEOS_LAB_FAST": "0",
             "AEOS_LAB_CACHE_DIR": str(work / "cache"),
             "JUPYTER_CONFIG_DIR": str(work / "config"),
             "JUPYTER_RUNTIME_DIR": str(work / "runtime"),

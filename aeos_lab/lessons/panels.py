@@ -17,7 +17,7 @@ from aeos_lab.engine import runs
 from aeos_lab.engine.config import RunConfig
 from aeos_lab.viz import widgets
 
-__all__ = ["grid_sliders", "run_panel"]
+__all__ = ["grid_sliders", "live_source", "run_panel"]
 
 
 def grid_sliders(grids: Mapping[str, tuple[Sequence[float], float]]) -> dict:
@@ -26,6 +26,12 @@ def grid_sliders(grids: Mapping[str, tuple[Sequence[float], float]]) -> dict:
     return {
         name: widgets.grid_slider(name, values, start) for name, (values, start) in grids.items()
     }
+
+
+def live_source(values: dict) -> str:
+    """The status line's provenance of a live panel (no Run button): what it shows was
+    computed now, for the sliders' values."""
+    return "computed now, on this release"
 
 
 def run_panel(

@@ -37,3 +37,21 @@ def test_run_panel_waits_for_run_until_every_needed_run_exists(isolated_run_cach
     assert panel.stale  # the other grid value is not trained yet
     panel.set(eta=1e-2)
     assert not panel.stale  # back to a trained setting: drawn at once
+
+
+def test_live_panels_say_their_picture_was_computed_now():
+    from aeos_lab.lessons.nb02_frozen_adam import panels_micro as micro_02
+    from aeos_lab.lessons.nb02_frozen_adam import params as params_02
+    from aeos_lab.lessons.nb03_adam_aeos import panels_micro as micro_03
+    from aeos_lab.lessons.nb03_adam_aeos import params as params_03
+
+    small_02 = params_02.FULL.replace(micro_steps=40, micro_track_every=20, micro_freeze_at=20)
+    small_03 = params_03.FULL.replace(micro_steps=40, micro_track=20, micro_window=4)
+    for panel in (
+        micro_02.gd_edge_panel(small_02),
+        micro_02.adam_frozen_panel(small_02),
+        micro_03.cycle_panel(small_03),
+    ):
+        panel.run()
+        assert panel.last_error is None
+        assert "Runs: computed now, on this release." in panel.status.value

@@ -186,4 +186,5 @@ def isomorphism_panel(P: Params) -> widgets.ControlPanel:
         [views.isomorphism_chart, widgets.TableView(views.isomorphism_table)],
         eta=widgets.eta_slider(P.frozen_etas[0], *P.prop1_eta_range, step=0.05),
         beta1=(P.beta1, 0.0, 0.99),
+        source=shared.live_source,
     )

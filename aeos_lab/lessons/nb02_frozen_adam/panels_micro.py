@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 
 from aeos_lab.engine import runs
+from aeos_lab.lessons import panels as shared
 from aeos_lab.lessons.nb02_frozen_adam import experiments_micro as micro
 from aeos_lab.lessons.nb02_frozen_adam import views_micro as views
 from aeos_lab.lessons.nb02_frozen_adam.params import Params
@@ -38,6 +39,7 @@ def gd_edge_panel(P: Params) -> widgets.ControlPanel:
         ],
         eta=widgets.eta_slider(P.gd_eta, *P.gd_eta_range, step=ETA_STEP),
         beta1=None,
+        source=shared.live_source,
     )
 
 
@@ -69,4 +71,5 @@ def adam_frozen_panel(P: Params) -> widgets.ControlPanel:
         eta=widgets.eta_slider(P.micro_eta, *P.micro_eta_range, step=ETA_STEP),
         beta1=(P.beta1, *P.micro_beta1_range, 0.01),
         beta2=(P.micro_beta2, *P.micro_beta2_range, 0.001),
+        source=shared.live_source,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 
 from aeos_lab.engine import runs
+from aeos_lab.lessons import panels as shared
 from aeos_lab.lessons.nb03_adam_aeos import experiments_micro as micro
 from aeos_lab.lessons.nb03_adam_aeos import views, views_micro
 from aeos_lab.lessons.nb03_adam_aeos.params import Params
@@ -37,6 +38,7 @@ def _micro_panel(P: Params, compute, charts, *, beta2: float) -> widgets.Control
         eta=widgets.eta_slider(P.micro_eta, *P.micro_eta_range, step=P.micro_eta_step),
         beta1=(P.beta1, *P.micro_beta1_range, 0.01),
         beta2=widgets.beta_slider("beta2", beta2, low, high, 0.001),
+        source=shared.live_source,
     )
 
 

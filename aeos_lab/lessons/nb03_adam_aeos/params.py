@@ -211,6 +211,15 @@ SMOKE = PAPER.replace(  # test-only (aeos_lab.engine.smoke): the paper path at t
     cnn_steps=4,
     cnn_track=2,
     cnn_n_train=16,
+    micro_steps=100,  # part 1 is the same code on every path: the smoke test only needs it to run
+    micro_track=20,
+    micro_window=10,
+    micro_etas=(1.2e-2,),
+    micro_beta1s=(0.9,),
+    micro_beta2s=(0.999,),
+    check_etas=(1.2e-2,),
+    check_beta1s=(0.9,),
+    check_beta2s=(0.999,),
 )
 VARIANTS = Variants("03_adam_aeos", FULL, FAST, PAPER, cpu_task="lab", smoke=SMOKE)
 
