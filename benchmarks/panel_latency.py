@@ -30,6 +30,8 @@ import statistics
 import tempfile
 import time
 
+from notebook01_latency import COMPILE_EVENT, notebook_namespace
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = {
     "02": "02_frozen_adam.ipynb",
@@ -37,23 +39,6 @@ NOTEBOOKS = {
     "04": "04_minibatch_and_warmup.ipynb",
     "05": "05_sharp_solutions.ipynb",
 }
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-
-
-def notebook_namespace(path: pathlib.Path) -> dict:
-    """Execute the notebook's code cells before its "Self-check" heading."""
-    import nbformat
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    notebook = nbformat.read(path, as_version=4)
-    namespace: dict = {"__name__": "__notebook__"}
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("## Self-check"):
-            break
-        if cell.cell_type == "code":
-            source = TransformerManager().transform_cell(cell.source)
-            exec(compile(source, f"{path.name}:cell", "exec"), namespace)
-    return namespace
 
 
 def positions(control) -> list:
