@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from notebook01_latency import COMPILE_EVENT, lin_values, log_values
+from notebook01_latency import count_compiles, lin_values, log_values
 
 BAND = (0.85, 1.15)
 """Where the issue wants at least 80% of the late medians of the grid check."""
@@ -127,13 +127,7 @@ def main() -> None:
 
     import jax
 
-    compiles: list[float] = []
-
-    def listener(name, duration, **kwargs):
-        if name == COMPILE_EVENT:
-            compiles.append(duration)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
+    compiles = count_compiles()
 
     rows, built, grids = [], [], []
     for entry in PANELS:
@@ -159,7 +153,6 @@ def main() -> None:
                 ratios += entry.ratios(panel.last_result)
             inside = np.mean([BAND[0] <= r <= BAND[1] for r in ratios])
             grids.append((entry.name, len(entry.grid(P)), len(ratios), inside, ratios))
-    jax.monitoring.unregister_event_duration_listener(listener)
 
     print(f"micro panels, full variant; {os.cpu_count()} CPU cores, JAX {jax.__version__}\n")
     print("| panel | first call s (compile included) | compilations |")

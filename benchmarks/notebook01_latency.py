@@ -46,6 +46,20 @@ def notebook_namespace(path: pathlib.Path) -> dict:
     return namespace
 
 
+def count_compiles() -> list[float]:
+    """A list that receives the duration of every XLA compilation from now on."""
+    import jax
+
+    compiles: list[float] = []
+
+    def listener(name, duration, **kwargs):
+        if name == COMPILE_EVENT:
+            compiles.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    return compiles
+
+
 def log_values(bounds: tuple[float, float], n: int) -> list[float]:
     """n values spread geometrically inside a log slider's range (clear of both ends)."""
     low, high = bounds
@@ -98,17 +112,9 @@ def main() -> None:
     ns = notebook_namespace(NOTEBOOK)
     build_s = time.perf_counter() - start
 
-    import jax
-
     from aeos_lab.viz import widgets
 
-    compiles: list[float] = []
-
-    def listener(name, duration, **kwargs):
-        if name == COMPILE_EVENT:
-            compiles.append(duration)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
+    compiles = count_compiles()
 
     rows = []
     for panel_name, controls in moves(ns, args.n).items():
@@ -126,7 +132,6 @@ def main() -> None:
                     len(compiles) - before,
                 )
             )
-    jax.monitoring.unregister_event_duration_listener(listener)
 
     p = ns["P"]
     print(

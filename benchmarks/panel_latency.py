@@ -30,7 +30,7 @@ import statistics
 import tempfile
 import time
 
-from notebook01_latency import COMPILE_EVENT, notebook_namespace
+from notebook01_latency import count_compiles, notebook_namespace
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = {
@@ -115,17 +115,9 @@ def main() -> None:
     os.environ["AEOS_LAB_FAST"] = "0"
     os.environ["AEOS_LAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="aeos_lab_latency_")
 
-    import jax
-
     from aeos_lab.viz import widgets
 
-    compiles: list[float] = []
-
-    def listener(name, duration, **kwargs):
-        if name == COMPILE_EVENT:
-            compiles.append(duration)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
+    compiles = count_compiles()
     rows = []
     for number in args.notebooks:
         began = time.perf_counter()
@@ -144,7 +136,6 @@ def main() -> None:
             row = (number, name, kind, len(times), statistics.median(times), max(times))
             rows.append((*row, len(compiles) - before))
             print("  " + " | ".join(str(v) for v in rows[-1]), flush=True)
-    jax.monitoring.unregister_event_duration_listener(listener)
 
     print(f"\n{os.cpu_count()} CPU cores; full-size parameters, bank on, empty run cache\n")
     print("| notebook | panel | kind | moves | median ms | max ms | compiles |")
