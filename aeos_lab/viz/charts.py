@@ -463,17 +463,6 @@ def step_rules(steps: Sequence[float], color: str = "#d62728", dash=(2, 3)) -> a
     )
 
 
-def labelled_step_rule(step: float, text: str) -> alt.LayerChart:
-    """One dotted vertical rule at ``step`` with ``text`` written at its top."""
-    frame = pd.DataFrame({"step": [float(step)], "text": [text]})
-    base = alt.Chart(frame).encode(x=alt.X("step:Q"))
-    rule = base.mark_rule(color=NEUTRAL_COLOR, strokeDash=[2, 3], strokeWidth=1.2)
-    label = base.mark_text(align="left", baseline="top", dx=3, dy=2, fontSize=11).encode(
-        y=alt.YValue(0), text="text:N"
-    )
-    return alt.layer(rule, label)
-
-
 def ordered_color(chart, field: str, order: Sequence[str], title: str | None = None):
     """Give the categorical colour of ``chart``'s main layer a fixed legend order."""
     main_layer(chart).encoding.color = alt.Color(
