@@ -50,6 +50,7 @@ __all__ = [
     "optimizer_slider_grid",
     "raw_rise_needs",
     "raw_rise_slider_grid",
+    "with_betas",
     "zoom_needs",
     "zoom_slider_grid",
 ]
@@ -74,7 +75,8 @@ def _grid(positions: dict, start: dict, settings) -> SliderGrid:
     return SliderGrid({k: tuple(v) for k, v in positions.items()}, tuple(unique), dict(start))
 
 
-def _betas(base: RunConfig, setting: dict) -> RunConfig:
+def with_betas(base: RunConfig, setting: dict) -> RunConfig:
+    """``base`` with the setting's beta1 and beta2."""
     return base.replace(beta1=setting["beta1"], beta2=setting["beta2"])
 
 
@@ -107,7 +109,7 @@ def raw_rise_slider_grid(P: Params) -> SliderGrid:
 def raw_rise_needs(P: Params, setting: dict) -> list[RunConfig]:
     """The runs (d) shows at ``setting``: notebook 02's frozen sweep over ``P.fig8_etas``."""
     return frozen_sweep_configs(
-        _betas(fig8_base(P), setting),
+        with_betas(fig8_base(P), setting),
         P.fig8_etas,
         freeze_at=P.freeze_at,
         freeze_eta=P.freeze_eta,
@@ -129,7 +131,7 @@ def zoom_needs(P: Params, setting: dict) -> list[RunConfig]:
     """The run (e) shows at ``setting``."""
     eta = setting["eta"]
     start = zoom_start(P.zoom_starts, eta)
-    return [zoom_config(_betas(fig8_base(P), setting), eta, start, P.zoom_length, P.zoom_k)]
+    return [zoom_config(with_betas(fig8_base(P), setting), eta, start, P.zoom_length, P.zoom_k)]
 
 
 def optimizer_slider_grid(P: Params) -> SliderGrid:
@@ -151,7 +153,7 @@ def optimizer_needs(P: Params, setting: dict) -> list[RunConfig]:
     """The runs (f) shows at ``setting``: Fig. 5's grid and the chosen (optimizer, eta)."""
     label = setting["optimizer"]
     chosen = (label, runs.snap(setting["eta"], dict(P.opt_etas)[label]))
-    return optimizer_configs(_betas(optimizer_base(P), setting), P.opt_etas, chosen)
+    return optimizer_configs(with_betas(optimizer_base(P), setting), P.opt_etas, chosen)
 
 
 def corner_slider_grid(P: Params) -> SliderGrid:
@@ -168,7 +170,7 @@ def corner_slider_grid(P: Params) -> SliderGrid:
 
 def corner_needs(P: Params, setting: dict) -> list[RunConfig]:
     """The two runs (g) shows at ``setting``."""
-    base = _betas(corner_base(P), setting)
+    base = with_betas(corner_base(P), setting)
     return corner_configs(base, setting["eta"], freeze_at=P.corner_freeze)
 
 
@@ -184,7 +186,7 @@ def cnn_slider_grid(P: Params) -> SliderGrid:
 
 def cnn_needs(P: Params, setting: dict) -> list[RunConfig]:
     """The runs (h) shows at ``setting``."""
-    return cnn_configs(_betas(cnn_base(P), setting), P.cnn_etas, setting["eta"])
+    return cnn_configs(with_betas(cnn_base(P), setting), P.cnn_etas, setting["eta"])
 
 
 SLIDER_GRIDS: dict[str, tuple[Callable, Callable]] = {

@@ -87,11 +87,6 @@ class _RedrawnOnChange(widgets.LiveChart):
         return super().update(result)
 
 
-def _betas(base, setting: dict):
-    """``base`` with the setting's beta1 and beta2."""
-    return base.replace(beta1=setting["beta1"], beta2=setting["beta2"])
-
-
 def equilibrium_panel(P: Params) -> widgets.ControlPanel:
     """Panel (c), Fig. 1's three sweeps; the sliders choose the run shown on the first chart
     (with its threshold), and the run drawn bold where it belongs to a sweep."""
@@ -141,7 +136,7 @@ def zoom_panel(P: Params) -> widgets.ControlPanel:
         eta = setting["eta"]
         start = experiments.zoom_start(P.zoom_starts, eta)
         return experiments.zoom(
-            _betas(base, setting), eta, start, P.zoom_length, k=P.zoom_k, progress=progress
+            bank.with_betas(base, setting), eta, start, P.zoom_length, k=P.zoom_k, progress=progress
         )
 
     rows = [functools.partial(views.zoom_chart, quantity=q) for q in views.ZOOM_QUANTITIES]
@@ -160,7 +155,7 @@ def optimizer_panel(P: Params) -> widgets.ControlPanel:
         label = setting["optimizer"]
         chosen = (label, runs.snap(setting["eta"], etas[label]))
         return experiments.optimizer_runs(
-            _betas(base, setting), P.opt_etas, selected=chosen, progress=progress
+            bank.with_betas(base, setting), P.opt_etas, selected=chosen, progress=progress
         )
 
     domain = P.opt_eta_range
@@ -183,7 +178,10 @@ def corner_panel(P: Params) -> widgets.ControlPanel:
 
     def compute(setting, progress=None):
         return experiments.corner_case(
-            _betas(base, setting), setting["eta"], freeze_at=P.corner_freeze, progress=progress
+            bank.with_betas(base, setting),
+            setting["eta"],
+            freeze_at=P.corner_freeze,
+            progress=progress,
         )
 
     charts = [functools.partial(views.corner_chart, y=y) for y in views.CORNER_QUANTITIES]
@@ -197,7 +195,7 @@ def cnn_panel(P: Params) -> widgets.ControlPanel:
 
     def compute(setting, progress=None):
         return experiments.cnn_runs(
-            _betas(base, setting), P.cnn_etas, selected=setting["eta"], progress=progress
+            bank.with_betas(base, setting), P.cnn_etas, selected=setting["eta"], progress=progress
         )
 
     domain = P.cnn_eta_range
