@@ -40,6 +40,8 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from aeos_lab.lessons.exercises import EXPECT_SOLVED_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO / "notebooks"
 CHROMIUM = "/usr/bin/chromium"
@@ -233,7 +235,7 @@ def jupyter_lab(
         token = secrets.token_hex(24)
         port = free_port()
         server_env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != EXPECT_SOLVED_ENV},  # as a learner
             "AEOS_LAB_FAST": "0",
             "AEOS_LAB_CACHE_DIR": str(work / "cache"),
             "JUPYTER_CONFIG_DIR": str(work / "config"),

@@ -1,13 +1,19 @@
 import gc
+import os
 from pathlib import Path
 
 import jax
 import pytest
 
 from aeos_lab.engine import train
+from aeos_lab.lessons.exercises import EXPECT_SOLVED_ENV
 
 # Tests compare against float64 references; float32 paths pass float32 inputs explicitly.
 jax.config.update("jax_enable_x64", True)
+
+# nbmake runs each exercise's hidden solution after its cell: an exercise left unattempted in a
+# notebook run by the tests is then an error (the kernels inherit this variable).
+os.environ[EXPECT_SOLVED_ENV] = "1"
 
 
 def _memory_maps() -> tuple[int, int] | None:

@@ -61,7 +61,7 @@ def layer(module: str) -> str:
     if len(parts) >= 2 and parts[1] == "lessons":
         if len(parts) == 3:  # shared by the lessons; lessons/panels.py is panel wiring
             return "lessons.panels" if parts[2] == "panels" else "lessons.shared"
-        for role in ("params", "experiments", "views", "panels", "figures"):
+        for role in ("params", "experiments", "exercises", "views", "panels", "figures"):
             if len(parts) >= 4 and parts[3].startswith(role):  # e.g. experiments_figures
                 return "figures" if role == "figures" else f"lessons.{role}"
         return "lessons.package"
@@ -107,7 +107,7 @@ def violations(module: str, names: set[str]) -> list[str]:
         forbid(under("aeos_lab.engine", *upper), "the engine or a lesson (viz never trains)")
         if not module.endswith(".widgets"):
             forbid_libs(WIDGET_LIBS, "widgets outside viz.widgets")
-    elif kind in ("lessons.params", "lessons.experiments"):
+    elif kind in ("lessons.params", "lessons.experiments", "lessons.exercises"):
         forbid(under("aeos_lab.viz", "aeos_lab.figures", "aeos_lab.notebook"), "viz")
         forbid(lambda n: n.split(".")[-1] in ("views", "panels"), "views or panels")
         forbid_libs(WIDGET_LIBS | CHART_LIBS, "charts or widgets")
