@@ -71,15 +71,42 @@ def rise(records: pd.DataFrame, column: str = "sharpness", start: float = 0.5) -
     return (last - first) / abs(first)
 
 
-def relative_trend(records: pd.DataFrame, column: str, fraction: float) -> float:
+class Trend(NamedTuple):
+    """A relative change over the late part of a run, from a fitted line, with its spread."""
+
+    change: float  # slope x steps spanned / mean: e.g. 0.21 is a 21% rise
+    stderr: float  # standard error of ``change`` (from the slope's standard error)
+    points: int  # measurements the line was fitted to
+
+    def text(self) -> str:
+        """e.g. ``"+21% ± 3% (40 measurements)"``."""
+        return f"{self.change:+.0%} ± {self.stderr:.0%} ({self.points} measurements)"
+
+
+def fitted_trend(records: pd.DataFrame, column: str, fraction: float) -> Trend:
     """How much ``column`` changes over the last ``fraction`` of the run, relative to its size
     there: the least-squares slope a of column ~ a * step + b over those records, times the
-    steps they span, divided by their mean. A straight-line fit, so a single spike at either
-    end does not decide it (unlike the change between two endpoints)."""
+    steps they span, divided by their mean, with the standard error of that number (the
+    slope's standard error, se(a) = sqrt(sum r^2 / (n-2) / sum (s - mean s)^2), scaled the same
+    way). A straight-line fit, so a single spike at either end does not decide it (unlike the
+    change between two endpoints)."""
     part = late(records, fraction)
     steps, values = part["step"].to_numpy(float), part[column].to_numpy(float)
-    slope = np.polyfit(steps, values, 1)[0]
-    return float(slope * (steps[-1] - steps[0]) / np.mean(values))
+    n = len(steps)
+    if n < 3:
+        raise ValueError(f"fraction={fraction!r} leaves {n} measurements; a trend needs 3")
+    slope, intercept = np.polyfit(steps, values, 1)
+    residuals = values - (slope * steps + intercept)
+    spread = np.sum((steps - steps.mean()) ** 2)
+    slope_se = np.sqrt(np.sum(residuals**2) / (n - 2) / spread) if spread > 0 else np.inf
+    scale = (steps[-1] - steps[0]) / np.mean(values)
+    return Trend(float(slope * scale), float(slope_se * abs(scale)), n)
+
+
+def relative_trend(records: pd.DataFrame, column: str, fraction: float) -> float:
+    """The ``change`` of :func:`fitted_trend`: the relative change of ``column`` over the last
+    ``fraction`` of the run, from a fitted line."""
+    return fitted_trend(records, column, fraction).change
 
 
 def table(results: list[RunResult], min_step: int = 0) -> pd.DataFrame:

@@ -96,3 +96,18 @@ def test_relative_trend_is_a_fitted_line_over_the_late_part():
     spiky.loc[spiky["step"] == 2020, "y"] = 5.0
     spiky.loc[spiky["step"] == 3000, "y"] = 15.0
     assert 0 < analysis.relative_trend(spiky, "y", 1 / 3) < 0.2
+
+
+def test_fitted_trend_spread_grows_with_noise_and_is_zero_on_a_line():
+    steps = np.arange(0, 300, 10)
+    line = pd.DataFrame({"step": steps, "y": 10 + 0.01 * steps})
+    exact = analysis.fitted_trend(line, "y", 1.0)
+    assert exact.stderr == pytest.approx(0, abs=1e-12) and exact.points == len(steps)
+    rng = np.random.default_rng(0)
+    noisy = line.assign(y=line["y"] + rng.normal(0, 0.5, len(steps)))
+    trend = analysis.fitted_trend(noisy, "y", 1.0)
+    assert 0.005 < trend.stderr < 0.1  # 0.5 noise on a mean near 11.5
+    assert abs(trend.change - exact.change) < 4 * trend.stderr
+    assert trend.text().startswith("+") and "measurements" in trend.text()
+    with pytest.raises(ValueError, match="fraction"):
+        analysis.fitted_trend(line.iloc[:2], "y", 1.0)
