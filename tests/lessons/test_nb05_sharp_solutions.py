@@ -14,9 +14,12 @@ import pandas as pd
 import pytest
 
 from aeos_lab import figures as registry
+from aeos_lab.core import thresholds
 from aeos_lab.engine import runs
 from aeos_lab.engine.config import RunConfig
 from aeos_lab.engine.tasks import Scale
+from aeos_lab.lessons.exercises import EXPECT_SOLVED_ENV, WrongAnswer
+from aeos_lab.lessons.nb05_sharp_solutions import exercises as nb05_exercises
 from aeos_lab.lessons.nb05_sharp_solutions import experiments, panels, params, views
 from aeos_lab.lessons.nb05_sharp_solutions.experiments import Selection, Sweep
 
@@ -386,3 +389,78 @@ def test_figures_compute_draw_and_data_without_a_panel():
     assert data["method"].tolist() == ["EMA heavy ball"] * 2 + ["Adam"] * 2
     assert "in_eta_sweep" not in data and data["selected"].sum() == 1
     _draws(fig11.draw(result, TINY_P))
+
+
+# ------------------------------------------------------------------------------ exercises
+
+
+def _fake_bank(monkeypatch):
+    """The exercises' data replaced by hand-made frames (no training)."""
+    sweep = pd.DataFrame(
+        {
+            "eta": [1e-4, 4e-4, 1e-3, 2e-3],
+            "beta2": 0.999,
+            "status": "loss_threshold",
+            "reached": True,
+            "steps": [800, 400, 300, 420],
+            "sharpness": [66.0, 47.0, 26.0, 60.0],
+        }
+    )
+    momentum = pd.DataFrame({"eta": [0.5, 1.0], "steps": [900, 500], "sharpness": [70.0, 37.0]})
+    adam = pd.DataFrame(
+        {"reached": True, "eta": [2e-4], "beta2": 0.99, "steps": [600], "sharpness": [70.0]}
+    )
+    matched = experiments.matched_sharpness(adam, momentum.assign(reached=True))
+    fake = type("Fake", (), {"matched": matched, "selection": Selection(1e-4, 0.9, 0.99)})
+    monkeypatch.setattr(nb05_exercises, "eta_sweep", lambda P: sweep)
+    monkeypatch.setattr(nb05_exercises, "momentum_runs", lambda P: momentum)
+    monkeypatch.setattr(nb05_exercises, "comparison", lambda P, beta2=None: fake)
+
+
+def _not_attempted(*args):
+    raise NotImplementedError("your code here")
+
+
+def test_exercise_checks_accept_the_library_reject_wrong_answers_and_skip_the_scaffold(
+    monkeypatch,
+):
+    _fake_bank(monkeypatch)
+    monkeypatch.delenv(EXPECT_SOLVED_ENV, raising=False)
+    P = params.FULL
+
+    def log_interp(steps, xs, ys):
+        order = np.argsort(xs)
+        return np.interp(np.log(steps), np.log(np.asarray(xs)[order]), np.asarray(ys)[order])
+
+    def linear_interp(steps, xs, ys):
+        order = np.argsort(xs)
+        return np.interp(steps, np.asarray(xs)[order], np.asarray(ys)[order])
+
+    cases = [
+        (
+            nb05_exercises.check_stable_range,
+            experiments.stable_etas,
+            lambda frame: frame[frame["reached"]],
+        ),
+        (
+            nb05_exercises.check_threshold,
+            lambda eta, b: thresholds.threshold("ema_hb", eta, b),
+            lambda eta, b: (2 + 2 * b) / eta,
+        ),
+        (nb05_exercises.check_matched, log_interp, linear_interp),
+    ]
+    for check, right, wrong in cases:
+        assert check(right, P) is True
+        with pytest.raises(WrongAnswer, match="wrong"):
+            check(wrong, P)
+        assert check(_not_attempted, P) is None
+
+
+@pytest.mark.usefixtures("isolated_run_cache")
+def test_exercise_tables_come_from_the_panels_runs():
+    sweep = nb05_exercises.eta_sweep(TINY_P)
+    assert sweep["eta"].tolist() == sorted(TINY_P.etas)
+    assert set(sweep.columns) == {"eta", "beta2", "status", "reached", "steps", "sharpness"}
+    momentum = nb05_exercises.momentum_runs(TINY_P)
+    assert set(momentum["eta"]) <= set(TINY_P.momentum_etas)
+    assert list(momentum.columns) == ["eta", "steps", "sharpness"]
