@@ -382,10 +382,11 @@ def solutions_sweep(
 ) -> SharpnessSweep:
     """Train (or load) :func:`solutions_configs` and tabulate each run at its solution.
 
-    The paper's hypothesis (sec. 6): a small eta (slowly moving weights) or a small beta2 (a
-    quickly adapting P, nu remembers about 1 / (1 - beta2) steps) lets P absorb the
-    instability at the edge of stability instead of the iterate escaping to a flatter region,
-    so Adam ends sharper."""
+    The paper observed (Fig. 10) that Adam ends sharper at a small eta or a small beta2. Its
+    explanation, which it calls speculative (end of sec. 6): a small eta (slowly moving weights)
+    or a small beta2 (a quickly adapting P, nu remembers about 1 / (1 - beta2) steps) lets P
+    absorb the instability at the edge of stability instead of the iterate escaping to a
+    flatter region."""
     results = runs.run_configs(solutions_configs(setup, selection), progress)
     frame = solutions(results, setup.loss_threshold)
     frame["test_acc_stderr"] = accuracy_stderr(frame["test_acc"], setup.n_test)
