@@ -51,6 +51,7 @@ __all__ = [
     "bank_runs",
     "batch_configs",
     "batch_grid",
+    "batch_labels",
     "batch_summary",
     "batch_sweep",
     "breakdown",
@@ -175,7 +176,8 @@ class BatchSweep:
     (:func:`batch_summary`, late = the last ``fraction`` of the steps); ``thresholds``: per
     learning rate of the sweep (columns ``eta``, ``threshold``), the full-batch threshold
     (2 + 2 beta1) / ((1 - beta1) eta); ``eta``: the learning rate the time series shows;
-    ``formula``: the threshold's formula, e.g. "38/η"."""
+    ``formula``: the threshold's formula, e.g. "38/η"; ``shown_batch``: the ``batch`` label of
+    the run the charts and the table single out (None: none)."""
 
     table: pd.DataFrame
     summary: pd.DataFrame
@@ -184,6 +186,7 @@ class BatchSweep:
     formula: str
     fraction: float
     min_step: int
+    shown_batch: str | None = None
 
 
 def batch_sweep(
@@ -192,16 +195,20 @@ def batch_sweep(
     *,
     min_step: int | None = None,
     fraction: float = 0.5,
+    show_batch: str | None = None,
     progress: Callable | None = None,
 ) -> BatchSweep:
     """The runs of ``grid`` (:func:`batch_configs`); ``min_step`` (default one measurement
-    interval) leaves off the first records, where P = eps makes psharp huge. See
+    interval) leaves off the first records, where P = eps makes psharp huge; ``show_batch``
+    (a :func:`batch_labels` label) singles out the runs of one batch size. See
     :class:`BatchSweep`."""
     results = runs.run_configs(batch_configs(base, grid), progress)
     min_step = grid.track_every if min_step is None else min_step
     table = analysis.table(results, min_step=min_step)
     labels = {r.config.key(): runs.batch_label(r.config) for r in results}
     table["batch"] = table["run"].map(labels)
+    if show_batch is not None and show_batch not in set(labels.values()):
+        raise ValueError(f"show_batch must be one of {sorted(set(labels.values()))}")
     rules = [thresholds.optimizer_threshold("adam", e, grid.beta1) for e in grid.grid]
     return BatchSweep(
         table=table,
@@ -211,7 +218,18 @@ def batch_sweep(
         formula=thresholds.threshold_formula("adam", grid.beta1 or 0.0),
         fraction=fraction,
         min_step=min_step,
+        shown_batch=show_batch,
     )
+
+
+def batch_labels(base: RunConfig, batch_sizes: Sequence[int | None]) -> dict[str, str]:
+    """The batch-size choices of panel (a): a short name ("64", "full batch") -> the ``batch``
+    label of those runs (:func:`aeos_lab.engine.runs.batch_label`, e.g. "batch 64")."""
+    out = {}
+    for size in batch_sizes:
+        label = runs.batch_label(base.replace(batch_size=size))
+        out["full batch" if label.startswith("full") else str(size)] = label
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import ipywidgets
+
 from aeos_lab.engine import runs
 from aeos_lab.lessons import panels as shared
 from aeos_lab.lessons.nb04_minibatch_warmup import experiments, views
@@ -77,16 +79,21 @@ def batch_panel(P: Params) -> widgets.ControlPanel:
     """Panel (a): Adam at each batch size of ``P.batch_sizes`` and learning rate of
     ``P.batch_etas`` (:func:`experiments.batch_sweep`) at the sliders' beta1 and beta2. The eta
     slider picks the learning rate the time series shows (a new one adds a run per batch
-    size); ``last_result`` is a :class:`experiments.BatchSweep`."""
+    size); the ``batch`` buttons pick the batch size the charts and the table single out
+    (every batch size is in every setting's runs, so a click redraws at once);
+    ``last_result`` is a :class:`experiments.BatchSweep`."""
     base = experiments.run_base(P)
     grid = sorted({g.shown for g in experiments.bank_grid(P).batch})
+    choices = experiments.batch_labels(base, P.batch_sizes)
 
     def setting(values: dict) -> experiments.BatchGrid:
         eta = eta_value(values["eta"], grid, P.eta_step)
         return experiments.batch_grid(P, eta, *_betas(values))
 
     def compute(values, progress=None):
-        return experiments.batch_sweep(base, setting(values), progress=progress)
+        return experiments.batch_sweep(
+            base, setting(values), show_batch=values["batch"], progress=progress
+        )
 
     return _panel(
         P,
@@ -99,6 +106,14 @@ def batch_panel(P: Params) -> widgets.ControlPanel:
         lambda values: experiments.batch_configs(base, setting(values)),
         min(P.batch_etas),
         P.batch_eta_range,
+        extra={"batch": _batch_buttons(choices)},
+    )
+
+
+def _batch_buttons(choices: dict[str, str]) -> ipywidgets.ToggleButtons:
+    """Buttons over the batch sizes (short name -> run label), starting at the first."""
+    return ipywidgets.ToggleButtons(
+        options=list(choices.items()), value=next(iter(choices.values())), description="batch"
     )
 
 

@@ -43,9 +43,13 @@ BAND_COLOR = "#9ecae1"
 
 def batch_sharpness_chart(result: BatchSweep) -> alt.LayerChart:
     """psharp against step at the shown eta, one line per batch size, with the full-batch
-    threshold (one flat layer chart)."""
+    threshold (one flat layer chart); the run of ``result.shown_batch`` drawn thick, the
+    others faded."""
     eta, table = result.eta, result.table
     shown = table[np.isclose(table["eta"], eta)]
+    chosen = result.shown_batch
+    shown = shown.assign(selected=True if chosen is None else shown["batch"] == chosen)
+    title = f"Preconditioned sharpness at η = {format_sci(eta)}"
     order = list(dict.fromkeys(result.summary.sort_values("examples")["batch"]))
     rules = result.thresholds
     thr = float(rules.loc[np.isclose(rules["eta"], eta), "threshold"].iloc[0])
@@ -53,15 +57,15 @@ def batch_sharpness_chart(result: BatchSweep) -> alt.LayerChart:
         shown,
         y="precond_sharpness",
         color="batch",
+        detail=["selected"],
         log_y=True,
         thresholds=charts.threshold_frame(thr, result.formula + " (full batch)"),
         x_title="step",
         y_title="λ₁(P⁻¹H) on the full training set",
-        title=f"Preconditioned sharpness at η = {format_sci(eta)}",
+        title=title if chosen is None else f"{title} ({chosen} in bold)",
     )
-    return charts.ordered_color(chart, "batch", order, "batch size").properties(
-        width=420, height=230
-    )
+    chart = charts.ordered_color(chart, "batch", order, "batch size")
+    return charts.emphasise(chart).properties(width=420, height=230)
 
 
 def _eta_label(eta: float) -> str:
@@ -131,7 +135,17 @@ def batch_settle_chart(result: BatchSweep) -> alt.LayerChart:
             color=alt.ColorValue(charts.NEUTRAL_COLOR),
         )
     )
-    return alt.layer(lines, rule, text).properties(
+    chosen = summary[summary["batch"] == result.shown_batch]
+    ring = (
+        alt.Chart(chosen)
+        .mark_point(size=260, shape="circle", filled=False, strokeWidth=2)
+        .encode(
+            x=x,
+            y=alt.Y("late_precond_sharpness:Q", scale=y_scale),
+            color=alt.ColorValue(charts.NEUTRAL_COLOR),
+        )
+    )
+    return alt.layer(lines, rule, text, ring).properties(
         title="Where psharp settles: below the full-batch threshold (dashed)",
         width=420,
         height=220,
@@ -144,7 +158,7 @@ def batch_table(result: BatchSweep) -> tuple[pd.DataFrame, str]:
     rows = summary[np.isclose(summary["eta"], result.eta)]
     frame = pd.DataFrame(
         {
-            "batch": rows["batch"],
+            "batch": [f"▶ {b}" if b == result.shown_batch else b for b in rows["batch"]],
             "late psharp": [format_sci(v, 3) for v in rows["late_precond_sharpness"]],
             "threshold": [format_sci(v, 3) for v in rows["threshold"]],
             "late psharp / threshold": [f"{v:.3f}" for v in rows["late_ratio"]],
