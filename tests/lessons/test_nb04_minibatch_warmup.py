@@ -21,7 +21,15 @@ from aeos_lab import figures as registry
 from aeos_lab.engine import runs
 from aeos_lab.engine.config import RunConfig
 from aeos_lab.engine.tasks import PAPER_TASK, Scale
-from aeos_lab.lessons.nb04_minibatch_warmup import experiments, figures, panels, params, views
+from aeos_lab.lessons.exercises import WrongAnswer
+from aeos_lab.lessons.nb04_minibatch_warmup import (
+    exercises,
+    experiments,
+    figures,
+    panels,
+    params,
+    views,
+)
 
 FIGURES = registry.of_notebook(params.VARIANTS.notebook)
 
@@ -293,7 +301,12 @@ def test_breakdown_compares_no_warmup_with_warmup():
 
 def test_batch_panel_runs_on_demand_and_shows_cached_settings_at_once():
     panel = panels.batch_panel(SMALL)
-    assert list(panel.controls) == ["eta", "beta1", "beta2"]
+    assert list(panel.controls) == ["eta", "beta1", "beta2", "batch"]
+    assert panel.controls["batch"].options == (
+        ("16", "batch 16"),
+        ("full batch", "full batch (64)"),
+    )
+    assert panel.values["batch"] == "batch 16"
     assert panel.controls["eta"].value == pytest.approx(1e-3)
     assert panel.controls["beta2"].step == 0.0005 and panel.controls["beta2"].max == 0.9995
     assert panel.stale and panel.last_result is None  # nothing trained before Run
@@ -304,6 +317,13 @@ def test_batch_panel_runs_on_demand_and_shows_cached_settings_at_once():
     panel.set(eta=3e-3)  # in the sweep: shown without pressing Run, the charts redrawn
     assert not panel.stale and panel.last_result.eta == 3e-3
     assert table.frame["threshold"].tolist() == ["1.27e4", "1.27e4"]  # 38 / 3e-3
+    assert table.frame["batch"].tolist() == ["▶ batch 16", "full batch (64)"]
+    panel.set(batch="full batch (64)")  # every batch size is in the runs: redrawn at once
+    assert not panel.stale and panel.last_result.shown_batch == "full batch (64)"
+    assert table.frame["batch"].tolist() == ["batch 16", "▶ full batch (64)"]
+    chart = views.batch_sharpness_chart(panel.last_result).to_dict()
+    bold = {r["batch"] for rows in chart["datasets"].values() for r in rows if r.get("selected")}
+    assert bold == {"full batch (64)"}
     panel.set(eta=2e-3)  # new: waits for Run
     assert panel.stale and panel.last_result.eta == 3e-3
     result = panel.set_and_run(eta=2e-3)
@@ -502,3 +522,55 @@ def test_figures_compute_draw_and_export_their_data():
     assert data["step"].tolist() == [10, 20, 30]
     assert set(data["eta"]) == {3e-3} and set(data["warmup_steps"]) == {20}
     assert isinstance(fig7.draw(result, SMALL), alt.VConcatChart)
+
+
+# ---------------------------------------------------------------------------------------------
+# exercises
+
+
+def test_batch_labels_and_an_unknown_shown_batch():
+    assert experiments.batch_labels(BASE, (16, None)) == {
+        "16": "batch 16",
+        "full batch": "full batch (64)",
+    }
+    grid = experiments.batch_grid(SMALL, None, 0.9, 0.999)
+    with pytest.raises(ValueError, match="show_batch"):
+        experiments.batch_sweep(BASE, grid, show_batch="batch 7")
+
+
+def test_adam_step_factors_and_library_updates():
+    assert exercises.adam_step_factors(1) == pytest.approx(0.1 / math.sqrt(1e-3))
+    factors = exercises.adam_step_factors(np.arange(1, 200))
+    assert int(np.argmax(factors)) + 1 == 12 and factors.max() == pytest.approx(6.5685, rel=1e-4)
+    ups = exercises.library_adam_updates(
+        np.array([2.0, -0.5]), (1, 12), 1e-2, 0.9, 0.999, 1e-7, False
+    )
+    assert ups[1] == pytest.approx([-0.0316228, 0.0316228], rel=1e-4)
+    assert ups[12] == pytest.approx([-0.065685, 0.065685], rel=1e-4)
+    corrected = exercises.library_adam_updates(
+        np.array([2.0]), (1, 5), 1e-2, 0.9, 0.999, 1e-7, True
+    )
+    assert corrected[1] == pytest.approx([-0.01], rel=1e-5) and corrected[5] == pytest.approx(
+        [-0.01], rel=1e-5
+    )
+
+
+def test_exercise_checks_accept_right_and_reject_wrong_answers(capsys):
+    def threshold(t, eta, warmup, beta1):
+        eta_t = eta * min(1.0, (t + 1) / warmup) if warmup else eta
+        return (2 + 2 * beta1) / ((1 - beta1) * eta_t)
+
+    assert exercises.check_warmup_threshold(threshold) is True
+    with pytest.raises(WrongAnswer, match="Exercise 1: wrong"):
+        exercises.check_warmup_threshold(lambda t, eta, warmup, beta1: threshold(t, eta, 0, beta1))
+
+    def meeting(records, warmup, beta1, reach):
+        limit = reach * (2 + 2 * beta1) / ((1 - beta1) * records["lr"])
+        hits = records[(records["step"] <= warmup) & (records["precond_sharpness"] >= limit)]
+        return int(hits["step"].iloc[0]) if len(hits) else None
+
+    small = SMALL.replace(reach=0.0)  # reached at the first measurement on the tiny task
+    assert exercises.check_meeting_step(meeting, small) is True
+    with pytest.raises(WrongAnswer, match="Exercise 2: wrong"):
+        exercises.check_meeting_step(lambda *args: 0, small)
+    assert "right" in capsys.readouterr().out
