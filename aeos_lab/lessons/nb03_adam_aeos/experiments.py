@@ -61,6 +61,7 @@ __all__ = [
     "equilibrium_of",
     "equilibrium_sweeps",
     "fig8_base",
+    "live_betas",
     "optimizer_base",
     "optimizer_config",
     "optimizer_configs",
@@ -301,10 +302,12 @@ class RawRise:
 
     ``table``: tidy table of both optimizers' runs with ``run`` ("Adam" or "frozen Adam") and
     ``selected``. ``summary``: one row per (eta, run): ``late_ratio`` (median psharp /
-    threshold over the last ``fraction`` of the ``steps``), ``rise`` = (last - first) / first
-    of the raw sharpness over that stretch, whose first and last values are
-    ``sharpness_from`` and ``sharpness_to``, and ``selected``. ``formula``: the threshold's
-    formula, e.g. "38/η"."""
+    threshold over the last ``fraction`` of the ``steps``), the raw sharpness's relative change
+    over that stretch from a fitted line (:func:`~aeos_lab.engine.analysis.fitted_trend`):
+    ``trend`` (e.g. 0.21 for a 21% rise), its standard error ``trend_stderr`` and the number of
+    measurements ``trend_points``, the raw sharpness at the stretch's ends ``sharpness_from``
+    and ``sharpness_to`` (for orientation only: a rise is judged by the fitted line, not by two
+    endpoints), and ``selected``. ``formula``: the threshold's formula, e.g. "38/η"."""
 
     table: pd.DataFrame
     summary: pd.DataFrame
@@ -324,12 +327,15 @@ def raw_rise(sweep: FrozenSweep) -> RawRise:
     rows = []
     for (eta, run), part in table.groupby(["eta", "run"], sort=True):
         stretch = analysis.late(part, sweep.fraction)
+        trend = analysis.fitted_trend(part, "sharpness", sweep.fraction)
         rows.append(
             {
                 "eta": eta,
                 "run": run,
                 "late_ratio": analysis.late_median(part, "ratio", sweep.fraction),
-                "rise": analysis.rise(part, "sharpness", 1 - sweep.fraction),
+                "trend": trend.change,
+                "trend_stderr": trend.stderr,
+                "trend_points": trend.points,
                 "sharpness_from": float(stretch["sharpness"].iloc[0]),
                 "sharpness_to": float(stretch["sharpness"].iloc[-1]),
                 "selected": bool(part["selected"].iloc[0]),
@@ -367,7 +373,9 @@ class Zoom:
     the quiet half, where it is at or below its median (``quiet_top_share``). The gradient
     bursts and P's response: ``burst_gain`` = sqrt(mean |P^-1/2 g|^2 over the bursts / its
     median), and the mean per-step percent change of the mean of P over the bursts
-    (``burst_p_step``) and over the quiet half (``quiet_p_step``)."""
+    (``burst_p_step``) and over the quiet half (``quiet_p_step``). ``share_above``: the share
+    of the window's measurements with psharp above the threshold, and ``points``: how many
+    measurements the window holds (what "hovers above" or "oscillates around" rests on)."""
 
     window: pd.DataFrame
     eigs: pd.DataFrame
@@ -383,6 +391,8 @@ class Zoom:
     burst_gain: float
     burst_p_step: float
     quiet_p_step: float
+    share_above: float = float("nan")
+    points: int = 0
 
 
 def zoom_config(base: RunConfig, eta: float, start: int, length: int, k: int = 4) -> RunConfig:
@@ -454,6 +464,8 @@ def zoom_of(result, start: int, length: int) -> Zoom:
         burst_gain=float(np.sqrt(total_sq[bursts].mean() / np.median(total_sq))),
         burst_p_step=float(p_step[bursts].mean()),
         quiet_p_step=float(p_step[quiet].mean()),
+        share_above=float((window["ratio"] > 1.0).mean()),
+        points=len(window),
     )
 
 
@@ -513,6 +525,23 @@ def optimizer_config(base: RunConfig, label: str, eta: float) -> RunConfig:
     """The optimizer called ``label`` (:data:`OPTIMIZER_SETTINGS`) at ``eta``."""
     name, changes = OPTIMIZER_SETTINGS[label]
     return base.replace(optimizer=name, eta=eta, **changes)
+
+
+def live_betas(base: RunConfig, label: str) -> tuple[str, ...]:
+    """Which of ``beta1`` and ``beta2`` change the run of the optimizer called ``label`` from
+    ``base`` (e.g. none for Adagrad, ``beta1`` for Adafactor, none for RMSprop, whose beta2
+    is fixed at App. G's 0.995): a beta is live when moving it changes the hyperparameters the
+    optimizer uses."""
+    config = optimizer_config(base, label, 1e-3)
+    used = config.hyperparameters
+    live = []
+    for name in ("beta1", "beta2"):
+        current = used.get(name, getattr(config, name))
+        moved = 0.5 if current != 0.5 else 0.6
+        changed = optimizer_config(base.replace(**{name: moved}), label, 1e-3).hyperparameters
+        if changed != used:
+            live.append(name)
+    return tuple(live)
 
 
 def _plan(etas, selected: tuple[str, float] | None) -> tuple[list, tuple[str, float]]:

@@ -210,7 +210,7 @@ def raw_rise_chart(result: RawRise, y: str, eta_domain: Sequence[float]) -> alt.
 
 
 def raw_rise_table(result: RawRise) -> tuple[pd.DataFrame, str]:
-    """Panel (d)'s table: late ratio and rise of the raw sharpness per (eta, run)."""
+    """Panel (d)'s table: late ratio and the raw sharpness's fitted late trend per (eta, run)."""
     summary = result.summary
     frame = pd.DataFrame(
         {
@@ -221,10 +221,19 @@ def raw_rise_table(result: RawRise) -> tuple[pd.DataFrame, str]:
                 f"{a:.1f} → {b:.1f}"
                 for a, b in zip(summary["sharpness_from"], summary["sharpness_to"], strict=True)
             ],
-            "rise": [f"{r:+.1%}" for r in summary["rise"]],
+            "trend of λ₁(H) (fitted line)": [
+                f"{c:+.0%} ± {e:.0%} ({n} measurements)"
+                for c, e, n in zip(
+                    summary["trend"], summary["trend_stderr"], summary["trend_points"], strict=True
+                )
+            ],
         }
     )
-    return frame, "Grey band: the last third of the run, over which late values are taken."
+    return frame, (
+        "Grey band: the last third of the run, over which late values are taken. The trend is "
+        "the relative change over the band of a straight line fitted to λ₁(H), ± its standard "
+        "error."
+    )
 
 
 def fig8(result: RawRise, P: Params):
