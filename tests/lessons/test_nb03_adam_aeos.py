@@ -259,7 +259,11 @@ def test_raw_rise_comparison_measures_both_runs_over_the_last_third():
         row = summary.loc[(2e-3, run)]
         assert row["late_ratio"] == pytest.approx(np.median(records["ratio"]))
         assert (row["sharpness_from"], row["sharpness_to"]) == pytest.approx((sharp[0], sharp[-1]))
-        assert row["rise"] == pytest.approx((sharp[-1] - sharp[0]) / sharp[0])
+        steps = records["step"].to_numpy(float)
+        slope = np.polyfit(steps, sharp, 1)[0]
+        change = slope * (steps[-1] - steps[0]) / sharp.mean()
+        assert row["trend"] == pytest.approx(change)
+        assert row["trend_points"] == len(sharp) and row["trend_stderr"] >= 0
         assert row["selected"] and not summary.loc[(1e-3, run), "selected"]
     assert set(result.table["run"]) == {"Adam", "frozen Adam"}
 
@@ -523,6 +527,39 @@ def test_optimizer_panel_picks_the_run_drawn_on_its_own_below_a_fixed_grid():
     pairs = set(zip(grid_runs["optimizer_label"], grid_runs["eta"], strict=True))
     assert pairs == {("RMSprop", 1e-3), ("Nadam", 1e-3), ("Nadam", 2e-3)}
     assert len(views.optimizer_grid_runs(result)) == len(result.runs)
+
+
+def test_live_betas_name_the_betas_each_optimizer_uses():
+    base = experiments.optimizer_base(SMALL)
+    live = {label: experiments.live_betas(base, label) for label, _ in params.FULL.opt_etas}
+    assert live == {
+        "Adam, bias-corrected": ("beta1", "beta2"),
+        "AdamW": ("beta1", "beta2"),
+        "Adafactor": ("beta1",),  # its second moment decays by t^-0.8, not by beta2
+        "AMSGrad": ("beta1", "beta2"),
+        "Padam": ("beta1", "beta2"),
+        "Nadam": ("beta1", "beta2"),
+        "RMSprop": (),  # no momentum; its beta2 is App. G's 0.995
+        "Adagrad": (),
+    }
+
+
+def test_optimizer_panel_disables_the_betas_the_chosen_optimizer_ignores():
+    panel = panels.optimizer_panel(SMALL)
+    beta1, beta2 = panel.controls["beta1"], panel.controls["beta2"]
+    assert panel.values["optimizer"] == "RMSprop"  # SMALL's first optimizer
+    assert beta1.disabled and beta2.disabled
+    panel.set_and_run(eta=1e-3)
+    shown, runs_before, values = panel.last_result, panel.run_count, panel.values
+    builds = [dict(chart.counts) for chart in panel.charts if hasattr(chart, "counts")]
+    panel.set(beta1=0.8, beta2=0.99)  # a disabled slider moved from code: nothing happens
+    assert panel.values == values and panel.ignored == 2
+    assert panel.run_count == runs_before and panel.last_result is shown and not panel.stale
+    assert [dict(chart.counts) for chart in panel.charts if hasattr(chart, "counts")] == builds
+    assert "nothing was retrained" in panel.status.value
+    panel.set(optimizer="Nadam", beta1=0.8)  # the optimizer is chosen first: beta1 is live
+    assert not beta1.disabled and not beta2.disabled and panel.values["beta1"] == 0.8
+    assert panel.stale and panel.ignored == 2  # a new setting: it waits for Run
 
 
 def test_zoom_panel_takes_the_window_of_its_eta():

@@ -49,12 +49,19 @@ def _setting(values: dict) -> dict:
 
 
 def _panel(
-    P: Params, section: str, experiment: Callable, charts: Sequence, **controls
+    P: Params,
+    section: str,
+    experiment: Callable,
+    charts: Sequence,
+    panel_class: Callable | None = None,
+    **controls,
 ) -> widgets.ControlPanel:
     """A grid panel of section ``section`` (:data:`~.experiments_bank.SLIDER_GRIDS`): its
     sliders step through the grid's positions from its start; ``experiment(setting,
     progress)`` computes what the ``charts`` draw, and the grid's ``needs`` name the runs
-    (ready test, where they came from, how long Run takes)."""
+    (ready test, where they came from, how long Run takes). ``panel_class``: a
+    :class:`~aeos_lab.viz.widgets.ControlPanel` subclass to build (default: the shared
+    ``run_panel``'s)."""
     grid_of, needs = bank.SLIDER_GRIDS[section]
     grid = grid_of(P)
 
@@ -67,7 +74,19 @@ def _panel(
     sliders = shared.grid_sliders(
         {name: (grid.positions[name], grid.start[name]) for name in SLIDERS}
     )
-    return shared.run_panel(compute, charts, configs, **sliders, **controls)
+    if panel_class is None:
+        return shared.run_panel(compute, charts, configs, **sliders, **controls)
+    return panel_class(
+        compute,
+        list(charts),
+        ready=lambda values: runs.trained(configs(values)),
+        source=lambda values: runs.provenance(configs(values)),
+        estimate=lambda values: runs.estimate_seconds(configs(values)),
+        run_button=True,
+        auto_run=False,
+        **sliders,
+        **controls,
+    )
 
 
 class _RedrawnOnChange(widgets.LiveChart):
@@ -144,10 +163,55 @@ def zoom_panel(P: Params) -> widgets.ControlPanel:
     return _panel(P, "e", compute, [*charts, widgets.TableView(views.zoom_table)])
 
 
+class _OptimizerControls(widgets.ControlPanel):
+    """Panel (f)'s controls: a beta slider that the chosen optimizer does not use
+    (``live(label)`` names those it does) is disabled, and a move of it (from code: a learner
+    cannot drag a disabled slider) springs back at once without a retrain or a redraw;
+    :attr:`ignored` counts such moves. In :meth:`set` the optimizer is chosen first, so
+    ``set(optimizer="Adam, bias-corrected", beta1=0.8)`` moves beta1 whatever was chosen
+    before."""
+
+    def __init__(self, *args, live: Callable[[str], tuple[str, ...]], **kwargs):
+        self._live, self._reverting, self.ignored = live, False, 0
+        super().__init__(*args, **kwargs)
+        self.controls["optimizer"].observe(lambda _: self._enable(), names="value")
+        self._enable()
+
+    def _enable(self) -> None:
+        live = self._live(self.controls["optimizer"].value)
+        for name in ("beta1", "beta2"):
+            self.controls[name].disabled = name not in live
+
+    def set(self, **values) -> None:
+        if "optimizer" in values:
+            values = {"optimizer": values.pop("optimizer"), **values}
+        super().set(**values)
+
+    def _on_change(self, change) -> None:
+        if self._reverting:
+            return
+        owner = change["owner"]
+        if owner is not self.controls["optimizer"] and owner.disabled:
+            self._reverting = True
+            try:
+                owner.value = change["old"]
+            finally:
+                self._reverting = False
+            self.ignored += 1
+            self._show(
+                f"{owner.description} does nothing for {self.controls['optimizer'].value}: its "
+                "slider is off, and nothing was retrained."
+            )
+            return
+        super()._on_change(change)
+
+
 def optimizer_panel(P: Params) -> widgets.ControlPanel:
     """Panel (f), Fig. 5: every optimizer of ``P.opt_etas`` at its own learning rates (the
     grid, redrawn only when its runs change); the ``optimizer`` picker and ``eta`` (every
-    learning rate of the grid) choose the run shown below it, drawn bold there."""
+    learning rate of the grid) choose the run shown below it, drawn bold there. A beta slider
+    the chosen optimizer does not use (:func:`~.experiments.live_betas`: beta1 and beta2 for
+    RMSprop and Adagrad, beta2 for Adafactor) is disabled and its moves change nothing."""
     base = experiments.optimizer_base(P)
     etas = dict(P.opt_etas)
 
@@ -168,7 +232,16 @@ def optimizer_panel(P: Params) -> widgets.ControlPanel:
         widgets.TableView(views.optimizer_table),
     ]
     labels = list(etas)
-    return _panel(P, "f", compute, charts, optimizers=labels, optimizer=labels[0])
+    live = {label: experiments.live_betas(base, label) for label in labels}
+    return _panel(
+        P,
+        "f",
+        compute,
+        charts,
+        optimizers=labels,
+        optimizer=labels[0],
+        panel_class=functools.partial(_OptimizerControls, live=live.__getitem__),
+    )
 
 
 def corner_panel(P: Params) -> widgets.ControlPanel:
