@@ -352,6 +352,34 @@ def test_rmsprop_matches_numpy_and_halts_its_divergence():
     assert views.rmsprop_table(slow)[0]["outcome"].iloc[1].startswith("still cycling")
 
 
+def test_rmsprop_bursts_split_the_trajectory():
+    def fake(abs_x, precond, ratio, eta=2.0):
+        runs = pd.DataFrame({"abs_x": abs_x, "precond": precond, "ratio": ratio})
+        return dataclasses.replace(experiments.rmsprop_runs(eta, 0.9, steps=8), runs=runs)
+
+    # two bursts above |x_0| = 1, a trough of 0.1 between them, then the orbit |x| = P = eta/2
+    abs_x = [1.0, 3.0, 0.5, 0.1, 2.0, 1.0, 1.0, 1.0, 1.0]
+    precond = [1.0, 1.5, 2.0, 2.0, 1.2, 1.0, 1.0, 1.0, 1.0]
+    ratio = [1.1, 0.9, 0.8, 1.2, 0.9, 1.0, 1.0, 1.0, 1.0]
+    bursts = experiments.rmsprop_bursts(fake(abs_x, precond, ratio))
+    assert bursts.level == 1.0
+    assert bursts.starts == (1, 4) and bursts.peaks == (3.0, 2.0) and bursts.troughs == (0.1,)
+    assert bursts.floor == 0.1 and bursts.orbit_from == 5 and bursts.upward_crossings == 1
+    # a run that ends off the orbit, and one without any burst
+    assert experiments.rmsprop_bursts(fake(abs_x[:5], precond[:5], ratio[:5])).orbit_from is None
+    calm = experiments.rmsprop_bursts(fake([1.0, 0.5, 0.2], [1.0, 1.0, 1.0], [0.5, 0.5, 0.5]))
+    assert calm.starts == () and calm.peaks == () and calm.floor == math.inf
+
+
+def test_rmsprop_bursts_of_fig12():
+    slow = experiments.rmsprop_bursts(experiments.rmsprop_runs(2.2, 0.999, steps=1000))
+    assert [round(p, 1) for p in slow.peaks[:3]] == [6.5, 5.8, 5.2]
+    assert np.all(np.diff(slow.peaks) < 0) and np.all(np.diff(slow.troughs) > 0)
+    assert slow.orbit_from is None and slow.upward_crossings == len(slow.starts) - 1
+    fast = experiments.rmsprop_bursts(experiments.rmsprop_runs(2.2, 0.9, steps=400))
+    assert fast.orbit_from is not None and fast.orbit_from < 100
+
+
 def test_results_are_frozen():
     result = experiments.divergence_runs(10.0, 0.9, steps=40)
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -43,6 +43,7 @@ __all__ = [
     "MomentumGradients",
     "Preconditioning",
     "Rmsprop",
+    "RmspropBursts",
     "StabilityMap",
     "StabilityMaps",
     "clip_for_display",
@@ -57,6 +58,7 @@ __all__ = [
     "precond_sharpness",
     "preconditioning",
     "preconditioning_runs",
+    "rmsprop_bursts",
     "rmsprop_runs",
     "rotated_hessian",
     "stability_boundary",
@@ -771,4 +773,64 @@ def rmsprop_runs(
         late_abs_x=float(np.mean(abs_x[-tail:])),
         on_orbit=on_orbit,
         settled=bool(np.all(np.abs(ratio[-tail:] - 1.0) <= _ORBIT_TOLERANCE)),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RmspropBursts:
+    """The bursts of one :class:`Rmsprop` run, measured from its trajectory (panel (f)).
+
+    A burst is a maximal stretch of steps with |x_t| > ``level`` (|x_0| unless given).
+    ``starts``: the first step of each burst; ``peaks``: the largest |x_t| in each;
+    ``troughs``: the smallest |x_t| between consecutive bursts (one fewer than the bursts);
+    ``floor``: the smallest |x_t| after the first peak (inf without a burst); ``orbit_from``:
+    the first step from which |x_t| and P_t stay within 1% of the period-2 orbit
+    |x| = eta/2, P = eta lam/2 until the end of the run (None if the run ends off it);
+    ``upward_crossings``: how often lam / P_t climbs back past 2/eta (the sawtooth's teeth).
+    """
+
+    level: float
+    starts: tuple[int, ...]
+    peaks: tuple[float, ...]
+    troughs: tuple[float, ...]
+    floor: float
+    orbit_from: int | None
+    upward_crossings: int
+
+
+def rmsprop_bursts(result: Rmsprop, level: float | None = None, lam: float = 1.0) -> RmspropBursts:
+    """Split ``result``'s |x_t| into bursts above ``level`` (see :class:`RmspropBursts`)."""
+    abs_x = result.runs["abs_x"].to_numpy()
+    precond = result.runs["precond"].to_numpy()
+    ratio = result.runs["ratio"].to_numpy()
+    level = float(abs_x[0]) if level is None else float(level)
+    above = abs_x > level
+    edges = np.diff(above.astype(int))
+    starts = list(np.flatnonzero(edges == 1) + 1)
+    ends = list(np.flatnonzero(edges == -1) + 1)
+    if above[0]:
+        starts.insert(0, 0)
+    if above[-1]:
+        ends.append(len(abs_x))
+    peaks = tuple(float(abs_x[a:b].max()) for a, b in zip(starts, ends, strict=True))
+    troughs = tuple(float(abs_x[ends[k] : starts[k + 1]].min()) for k in range(len(starts) - 1))
+    floor = math.inf
+    if starts:
+        first_peak = starts[0] + int(np.argmax(abs_x[starts[0] : ends[0]]))
+        floor = float(abs_x[first_peak:].min())
+    orbit_x, orbit_p = result.eta / 2.0, result.eta * lam / 2.0
+    on = (np.abs(abs_x - orbit_x) <= _ORBIT_TOLERANCE * orbit_x) & (
+        np.abs(precond - orbit_p) <= _ORBIT_TOLERANCE * orbit_p
+    )
+    off = np.flatnonzero(~on)
+    orbit_from = None if on.size == 0 or not on[-1] else (int(off[-1]) + 1 if off.size else 0)
+    crossings = int(np.sum((ratio[:-1] <= 1.0) & (ratio[1:] > 1.0)))
+    return RmspropBursts(
+        level,
+        tuple(int(s) for s in starts),
+        peaks,
+        troughs,
+        floor,
+        orbit_from,
+        crossings,
     )
