@@ -20,7 +20,7 @@ import pytest
 from chart_data import dataset_with
 
 from aeos_lab import figures as registry
-from aeos_lab.engine import runs, traces, train
+from aeos_lab.engine import analysis, runs, traces, train
 from aeos_lab.engine.config import RunConfig
 from aeos_lab.engine.tasks import LAB_TASK, MICRO_TASK, PAPER_TASK, Scale
 from aeos_lab.lessons.nb02_frozen_adam import (
@@ -175,6 +175,8 @@ def test_gd_rises_to_two_over_eta_and_hovers_there():
     assert result.reached_at == records.loc[records["ratio"] >= 0.95, "step"].iloc[0]
     assert result.sharpness_trend == pytest.approx(fitted_change(records, "sharpness"))
     assert result.loss_trend == pytest.approx(fitted_change(records, "loss"))
+    assert result.sharpness_fit.change == result.sharpness_trend
+    assert result.sharpness_fit.points == len(late_part(records))
     # the edge of stability: from well below the line, up to it by mid-run, then on it
     assert result.start_ratio < 0.5 and result.reached_at <= 1500
     assert 0.95 <= result.late_ratio <= 1.05 and not result.diverged
@@ -298,8 +300,10 @@ def test_frozen_sweep_summary_matches_the_records_and_draws():
     late = frozen.records[frozen.records["step"] >= 20]
     assert summary.loc[2e-3, "late_ratio"] == pytest.approx(np.median(late["ratio"]))
     assert summary.loc[2e-3, "threshold"] == pytest.approx(38 / 2e-3)
-    sharp = late["sharpness"].to_numpy()
-    assert summary.loc[2e-3, "frozen_rise"] == pytest.approx((sharp[-1] - sharp[0]) / sharp[0])
+    fit = analysis.fitted_trend(frozen.records, "sharpness", 1 / 3)  # a fitted line, not endpoints
+    assert summary.loc[2e-3, "frozen_rise"] == pytest.approx(fit.change)
+    assert summary.loc[2e-3, "frozen_rise_se"] == pytest.approx(fit.stderr)
+    assert summary.loc[2e-3, "rise_points"] == fit.points == len(late)
     assert summary.loc[2e-3, "selected"] and not summary.loc[1e-3, "selected"]
     assert set(sweep.frozen["optimizer"]) == {"frozen_adam"}
     assert set(sweep.adam["optimizer"]) == {"adam"}

@@ -218,12 +218,13 @@ class FrozenSweep:
     """Frozen Adam and Adam from one initialisation at each eta (:func:`frozen_sweep`).
 
     ``frozen`` and ``adam``: tidy tables (:func:`aeos_lab.engine.analysis.trajectories`) with a
-    ``selected`` column; ``summary``: per eta, the
-    threshold, the late median of psharp / threshold of frozen Adam (``late_ratio``) and of
-    Adam (``adam_late_ratio``), the late relative rise of the raw sharpness under each
-    (``frozen_rise``, ``adam_rise``), their final raw sharpness, ``diverged`` and
-    ``selected``. Late = the last ``fraction`` of the ``steps``. ``formula`` is the
-    threshold's formula, e.g. "38/η"."""
+    ``selected`` column; ``summary``: per eta, the threshold, the late median of psharp /
+    threshold of frozen Adam (``late_ratio``) and of Adam (``adam_late_ratio``), the late change
+    of the raw sharpness under each from a fitted line
+    (:func:`aeos_lab.engine.analysis.fitted_trend`: ``frozen_rise``, ``adam_rise``, their
+    standard errors ``frozen_rise_se``, ``adam_rise_se`` and the number of measurements
+    ``rise_points``), their final raw sharpness, ``diverged`` and ``selected``. Late = the
+    last ``fraction`` of the ``steps``. ``formula`` is the threshold's formula, e.g. "38/η"."""
 
     frozen: pd.DataFrame
     adam: pd.DataFrame
@@ -260,13 +261,18 @@ def frozen_sweep(
     beta1 = base.hyperparameters["beta1"]
     rows = []
     for eta, fr, ad in zip(grid, frozen_results, adam_results, strict=True):
+        frozen_fit = analysis.fitted_trend(fr.records, "sharpness", fraction)
+        adam_fit = analysis.fitted_trend(ad.records, "sharpness", fraction)
         rows.append(
             {
                 "eta": eta,
                 "threshold": thresholds.optimizer_threshold("frozen_adam", eta, beta1),
                 "late_ratio": analysis.late_median(fr.records, "ratio", fraction),
-                "frozen_rise": analysis.rise(fr.records, "sharpness", 1 - fraction),
-                "adam_rise": analysis.rise(ad.records, "sharpness", 1 - fraction),
+                "frozen_rise": frozen_fit.change,
+                "adam_rise": adam_fit.change,
+                "frozen_rise_se": frozen_fit.stderr,
+                "adam_rise_se": adam_fit.stderr,
+                "rise_points": frozen_fit.points,
                 "adam_late_ratio": analysis.late_median(ad.records, "ratio", fraction),
                 "frozen_final_sharpness": float(fr.records["sharpness"].iloc[-1]),
                 "adam_final_sharpness": float(ad.records["sharpness"].iloc[-1]),

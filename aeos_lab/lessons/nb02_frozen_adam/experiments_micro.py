@@ -81,8 +81,10 @@ class GDEdge:
     ratio = lambda_1(H) / (2/eta), ...). ``threshold`` and ``formula`` ("2/η") give the line
     the sharpness meets. ``start_ratio``: the ratio at step 0; ``reached_at``: the first
     measured step with ratio >= :data:`REACHED` (None if never); ``late_ratio``: its median
-    over the last ``fraction`` of the ``steps``; ``sharpness_trend`` and ``loss_trend``: the
-    :func:`analysis.relative_trend` of lambda_1(H) and of the loss over that late part."""
+    over the last ``fraction`` of the ``steps``; ``sharpness_fit`` and ``loss_fit``: the
+    :func:`analysis.fitted_trend` of lambda_1(H) and of the loss over that late part (relative
+    change from a fitted line, its standard error, the number of measurements), whose changes
+    are ``sharpness_trend`` and ``loss_trend``."""
 
     records: pd.DataFrame
     eta: float
@@ -96,12 +98,16 @@ class GDEdge:
     sharpness_trend: float
     loss_trend: float
     diverged: bool
+    sharpness_fit: analysis.Trend
+    loss_fit: analysis.Trend
 
 
 def gd_edge(base: RunConfig, eta: float, *, fraction: float = 1 / 3) -> GDEdge:
     """Train :func:`gd_config` now (no cache) and summarise it (see :class:`GDEdge`)."""
     (result,) = train.sweep([gd_config(base, eta)], cache=False, progress=False)
     records = result.records
+    sharpness_fit = analysis.fitted_trend(records, "sharpness", fraction)
+    loss_fit = analysis.fitted_trend(records, "loss", fraction)
     return GDEdge(
         records=records,
         eta=float(eta),
@@ -112,9 +118,11 @@ def gd_edge(base: RunConfig, eta: float, *, fraction: float = 1 / 3) -> GDEdge:
         start_ratio=float(records["ratio"].iloc[0]),
         reached_at=_reached_at(records),
         late_ratio=analysis.late_median(records, "ratio", fraction),
-        sharpness_trend=analysis.relative_trend(records, "sharpness", fraction),
-        loss_trend=analysis.relative_trend(records, "loss", fraction),
+        sharpness_trend=sharpness_fit.change,
+        loss_trend=loss_fit.change,
         diverged=result.diverged,
+        sharpness_fit=sharpness_fit,
+        loss_fit=loss_fit,
     )
 
 
@@ -137,14 +145,16 @@ def adam_frozen_configs(
 
 class RunSummary(NamedTuple):
     """One run of :class:`AdamVsFrozen`: the median of lambda_1(P^-1 H) / threshold over the
-    late part (``late_ratio``), the :func:`analysis.relative_trend` of the raw sharpness lambda_1(H)
-    there (``sharpness_trend``), its final raw sharpness and loss, and whether it diverged."""
+    late part (``late_ratio``), the :func:`analysis.fitted_trend` of the raw sharpness
+    lambda_1(H) there (``sharpness_fit``, whose change is ``sharpness_trend``), its final raw
+    sharpness and loss, and whether it diverged."""
 
     late_ratio: float
     sharpness_trend: float
     final_sharpness: float
     final_loss: float
     diverged: bool
+    sharpness_fit: analysis.Trend
 
 
 @dataclass(frozen=True)
@@ -172,12 +182,14 @@ class AdamVsFrozen:
 
 def _summary(result, fraction: float) -> RunSummary:
     records = result.records
+    sharpness_fit = analysis.fitted_trend(records, "sharpness", fraction)
     return RunSummary(
         late_ratio=analysis.late_median(records, "ratio", fraction),
-        sharpness_trend=analysis.relative_trend(records, "sharpness", fraction),
+        sharpness_trend=sharpness_fit.change,
         final_sharpness=float(records["sharpness"].iloc[-1]),
         final_loss=float(records["loss"].iloc[-1]),
         diverged=result.diverged,
+        sharpness_fit=sharpness_fit,
     )
 
 

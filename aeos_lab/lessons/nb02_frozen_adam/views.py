@@ -195,12 +195,21 @@ def frozen_table(result: FrozenSweep) -> tuple[pd.DataFrame, str]:
             f"frozen: late λ₁(P⁻¹H) / ({result.formula})": [
                 f"{r:.3f}" for r in summary["late_ratio"]
             ],
-            "frozen: rise of λ₁(H), last third": [f"{r:+.1%}" for r in summary["frozen_rise"]],
-            "Adam: rise of λ₁(H), last third": [f"{r:+.1%}" for r in summary["adam_rise"]],
+            "frozen: trend of λ₁(H), last third": [
+                f"{r:+.1%} ± {e:.1%}"
+                for r, e in zip(summary["frozen_rise"], summary["frozen_rise_se"], strict=True)
+            ],
+            "Adam: trend of λ₁(H), last third": [
+                f"{r:+.1%} ± {e:.1%}"
+                for r, e in zip(summary["adam_rise"], summary["adam_rise_se"], strict=True)
+            ],
             "shown bold": np.where(summary["selected"], "◀", ""),
         }
     )
-    caption = "Late = median over the last third of the run; rise = relative change over it."
+    caption = (
+        "Late = median over the last third of the run; trend = the change a straight-line fit "
+        "gives over it, relative to the mean, ± its standard error."
+    )
     return frame, caption
 
 

@@ -34,8 +34,9 @@ def _late_band(steps: int, fraction: float) -> alt.Chart:
     return charts.shaded_span(steps * (1 - fraction), steps)
 
 
-def _trend(value: float) -> str:
-    return f"{value:+.1%}"
+def _trend(fit) -> str:
+    """A fitted late trend (:class:`aeos_lab.engine.analysis.Trend`) with its standard error."""
+    return f"{fit.change:+.1%} ± {fit.stderr:.1%}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,13 +78,13 @@ def gd_table(result: GDEdge) -> tuple[pd.DataFrame, str]:
             f"λ₁(H) / ({result.formula}) at step 0": [f"{result.start_ratio:.2f}"],
             "first ≥ 0.95": [reached],
             "late median": [f"{result.late_ratio:.3f}"],
-            "trend of λ₁(H), late": [_trend(result.sharpness_trend)],
-            "trend of the loss, late": [_trend(result.loss_trend)],
+            "trend of λ₁(H), late": [_trend(result.sharpness_fit)],
+            "trend of the loss, late": [_trend(result.loss_fit)],
         }
     )
     caption = (
         "Late = the grey band, the last third of the run; trend = the change a straight-line "
-        "fit gives over it, relative to the mean."
+        "fit gives over it, relative to the mean, ± its standard error."
     )
     return frame, caption
 
@@ -132,7 +133,7 @@ def adam_frozen_table(result: AdamVsFrozen) -> tuple[pd.DataFrame, str]:
         {
             "run": list(rows),
             f"late λ₁(P⁻¹H) / ({result.formula})": [f"{r.late_ratio:.3f}" for r in rows.values()],
-            "trend of λ₁(H), late": [_trend(r.sharpness_trend) for r in rows.values()],
+            "trend of λ₁(H), late": [_trend(r.sharpness_fit) for r in rows.values()],
             "final λ₁(H)": [f"{r.final_sharpness:.3g}" for r in rows.values()],
             "final loss": [f"{r.final_loss:.3g}" for r in rows.values()],
         }
@@ -140,6 +141,6 @@ def adam_frozen_table(result: AdamVsFrozen) -> tuple[pd.DataFrame, str]:
     caption = (
         f"η = {_sci(result.eta)}, β₁ = {result.beta1:g}, β₂ = {result.beta2:g}. Late = the last "
         "third (grey band); trend = the change a straight-line fit gives over it, relative to "
-        "the mean."
+        "the mean, ± its standard error."
     )
     return frame, caption
