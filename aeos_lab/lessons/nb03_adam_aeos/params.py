@@ -61,6 +61,12 @@ class Params(LessonParams):
         (0.85, 1.15), "self-check of (a): the band for late λ₁(P⁻¹H) / threshold"
     )
     check_rate: float = param(0.8, "self-check of (a): the least share of the grid in the band")
+    # The split of lambda_1(P^-1 H) into a P part and an H part (micro network, live)
+    split_steps: int = param(2000, "split: updates per run")
+    split_track: int = param(100, "split: steps between measurements (a dense Hessian each)")
+    split_edge: float = param(0.9, "split: the window starts where λ₁(P⁻¹H) / threshold ≥ this")
+    split_cancel: float = param(0.15, "split self-check: most |P + H| / max(|P|, |H|)")
+    split_opposed: float = param(0.5, "split self-check: least share of intervals H > 0, P < 0")
     # Part 2: the lab network
     eig_tol: float = param(1e-2, "relative accuracy of each measured eigenvalue")
     beta1: float = param(0.9, "β₁ of every run outside Fig. 1's β₁ sweep (sliders start here)")
