@@ -40,6 +40,19 @@ class Params(LessonParams):
     micro_check_etas: tuple[float, ...] = param(
         (1.5e-2, 2e-2, 3e-2), "(b): the learning rates the self-check visits"
     )
+    # the fork test (experiments_fork): Adam against frozen Adam over a short horizon, micro net
+    fork_target: float = param(
+        1.02, "fork: the fork is where lambda_1(P^-1 H) / (38/eta) first reaches this ..."
+    )
+    fork_target_range: tuple[float, float] = param((1.0, 1.1), "fork: range of the target slider")
+    fork_search_from: int = param(300, "fork: ... at or after this Adam step (past the start-up)")
+    fork_every: int = param(5, "fork: Adam steps between two measurements before the fork")
+    fork_max_steps: int = param(3000, "fork: Adam steps searched at most")
+    fork_horizon: int = param(20, "fork: steps each branch runs (where the slider starts)")
+    fork_max_horizon: int = param(40, "fork: the longest horizon (computed on every release)")
+    fork_fit_steps: int = param(5, "fork: growth fitted to |c_t| over t = 1 .. this")
+    fork_part_tol: float = param(0.2, "fork: branches part where their |c_t| differ by > 20%")
+    fork_check_beta2: float = param(0.99, "fork: the second beta2 the self-check visits")
     # network panels (c)-(e) on the lab task
     steps: int = param(1500, "(d): updates per training run")
     track_every: int = param(100, "(d): steps between two sharpness measurements")
