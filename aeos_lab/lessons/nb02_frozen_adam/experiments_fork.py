@@ -16,7 +16,8 @@ that on the micro network (:data:`aeos_lab.engine.tasks.MICRO_TASK`, full batch,
 
 The growth of each branch is a log-linear fit of |c_t| over t = 1 .. ``fit_steps``; the branches
 part at the first t where |c| of Adam differs from frozen Adam's by more than ``part_tol``.
-Everything recomputes on every call (no cache).
+Nothing is stored on disk; the last 16 settings are kept in memory, so changing only the horizon
+shown recomputes nothing.
 """
 
 from __future__ import annotations
@@ -142,6 +143,27 @@ class ForkTest:
         return self.growth_adam / self.predicted - 1.0
 
 
+@functools.lru_cache(maxsize=16)
+def _branches(
+    eta, beta1, beta2, target, search_from, every, max_steps, max_horizon, eig_tol, config
+):
+    """Adam up to the fork and both branches over ``max_horizon`` steps, as numpy arrays:
+    (state, step, ratios, lambda_1 at the fork, branches). Cached by value, so that moving the
+    horizon shown (:func:`fork_test`'s ``horizon``) recomputes nothing."""
+    loss_fn, x0 = micro_loss(config)
+    search, branches = fork_kernel(
+        loss_fn, every=every, blocks=max_steps // every, horizon=max_horizon, eig_tol=eig_tol
+    )
+    dtype = x0.dtype
+    hyper = [jnp.asarray(v, dtype) for v in (eta, beta1, beta2)]
+    state, step, ratios, hessian = search(
+        x0, *hyper, jnp.asarray(search_from, jnp.int32), jnp.asarray(target, dtype)
+    )
+    lam, u = fork.preconditioned_top(hessian, state.precond)
+    out = jax.tree.map(np.asarray, branches(state, u, *hyper))
+    return state, int(step), np.asarray(ratios), lam, out
+
+
 def fork_test(
     *,
     eta: float,
@@ -167,22 +189,19 @@ def fork_test(
         raise ValueError(f"horizon must lie in [1, {max_horizon}], got {horizon}")
     if not 2 <= fit_steps <= horizon:
         raise ValueError(f"fit_steps must lie in [2, horizon = {horizon}], got {fit_steps}")
-    loss_fn, x0 = micro_loss(config)
-    blocks = max_steps // every
-    search, branches = fork_kernel(
-        loss_fn, every=every, blocks=blocks, horizon=max_horizon, eig_tol=eig_tol
+    _, step, ratios, lam, out = _branches(
+        float(eta),
+        float(beta1),
+        float(beta2),
+        float(target),
+        int(search_from),
+        every,
+        max_steps,
+        max_horizon,
+        eig_tol,
+        config,
     )
-    dtype = x0.dtype
-    hyper = [jnp.asarray(v, dtype) for v in (eta, beta1, beta2)]
-    state, step, ratios, hessian = search(
-        x0, *hyper, jnp.asarray(search_from, jnp.int32), jnp.asarray(target, dtype)
-    )
-    step = int(step)
-    ratios = np.asarray(ratios)
     reached = step >= search_from and step // every >= 1 and ratios[step // every - 1] >= target
-    lam, u = fork.preconditioned_top(hessian, state.precond)
-    out = branches(state, u, *hyper)
-
     threshold = float(thresholds.optimizer_threshold("adam", eta, beta1))
     rho = fork.predicted_growth(lam, eta, beta1)
     keep = slice(0, horizon + 1)
