@@ -305,9 +305,10 @@ class RawRise:
     threshold over the last ``fraction`` of the ``steps``), the raw sharpness's relative change
     over that stretch from a fitted line (:func:`~aeos_lab.engine.analysis.fitted_trend`):
     ``trend`` (e.g. 0.21 for a 21% rise), its standard error ``trend_stderr`` and the number of
-    measurements ``trend_points``, the raw sharpness at the stretch's ends ``sharpness_from``
-    and ``sharpness_to`` (for orientation only: a rise is judged by the fitted line, not by two
-    endpoints), and ``selected``. ``formula``: the threshold's formula, e.g. "38/η"."""
+    measurements ``trend_points`` (NaN trend and error with fewer than 3 measurements), the
+    raw sharpness at the stretch's ends ``sharpness_from`` and ``sharpness_to`` (for
+    orientation only: a rise is judged by the fitted line, not by two endpoints), and
+    ``selected``. ``formula``: the threshold's formula, e.g. "38/η"."""
 
     table: pd.DataFrame
     summary: pd.DataFrame
@@ -327,7 +328,10 @@ def raw_rise(sweep: FrozenSweep) -> RawRise:
     rows = []
     for (eta, run), part in table.groupby(["eta", "run"], sort=True):
         stretch = analysis.late(part, sweep.fraction)
-        trend = analysis.fitted_trend(part, "sharpness", sweep.fraction)
+        if len(stretch) >= 3:
+            trend = analysis.fitted_trend(part, "sharpness", sweep.fraction)
+        else:  # too few measurements for a line (e.g. the smoke test's tiny runs)
+            trend = analysis.Trend(float("nan"), float("nan"), len(stretch))
         rows.append(
             {
                 "eta": eta,
