@@ -192,9 +192,11 @@ def fork(
         return body
 
     def branch(tx, state):
-        (x, state, v), rows = jax.lax.scan(step(tx), (start.x, state, u), None, length=horizon)
-        last, _, _ = record(x, state.precond, v)
-        return tuple(jnp.concatenate([a, b[None]]) for a, b in zip(rows, last, strict=True))
+        # horizon + 1 records (t = 0 .. horizon); the update after the last one is discarded.
+        # One scan, rather than a scan plus a final record, traces the Lanczos solver once per
+        # branch: it dominates the compilation time.
+        _, rows = jax.lax.scan(step(tx), (start.x, state, u), None, length=horizon + 1)
+        return rows
 
     c_adam, loss_adam, lam_adam = branch(adam, adam_state)
     c_frozen, loss_frozen, lam_frozen = branch(frozen, frozen_state)
