@@ -22,7 +22,7 @@ Two facts the tests rely on: with P fixed, every change comes from H (P part = 0
 total); with H fixed and P scaled by c > 0, lambda scales by 1/c and every change comes from P.
 
 Everything here is numpy on dense matrices (float64): meant for small networks, such as the
-216-parameter micro network, whose Hessian is a 216 x 216 matrix.
+242-parameter micro network, whose Hessian is a 242 x 242 matrix.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def preconditioned_top(p, h) -> np.ndarray:
     (shape (..., n, n)), as the top eigenvalue of P^-1/2 H P^-1/2; leading axes broadcast.
 
     LAPACK runs on one thread: for matrices this small, OpenBLAS's threads only contend (on a
-    loaded 2-core machine, 81 eigenvalue problems of size 216 took 13 s threaded, 0.4 s not)."""
+    loaded 2-core machine, 81 eigenvalue problems of size 242 took 13 s threaded, 0.4 s not)."""
     p, h = _as_precond(p), _as_hessian(h)
     if p.shape[-1] != h.shape[-1]:
         raise ValueError(f"P has {p.shape[-1]} entries but H is {h.shape[-1]} x {h.shape[-1]}")

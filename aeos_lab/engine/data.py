@@ -285,7 +285,7 @@ def gauss_task(
     all independent (``numpy.random.default_rng(seed)``), and ``n_test`` more held out.
 
     Random targets cannot be fitted exactly by a small network once there are more points
-    than parameters (the 4-12-12-2 tanh network has 216), so the loss stays away from zero
+    than parameters (the 4-12-12-2 tanh network has 242), so the loss stays away from zero
     and progressive sharpening keeps going: the adaptive edge of stability shows within a few
     thousand full-batch steps, each costing microseconds. ``labels`` are argmax(y), so the
     "accuracy" columns of a run on this task mean nothing; ``label_noise`` must be 0.

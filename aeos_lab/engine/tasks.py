@@ -38,7 +38,7 @@ and it is that rise which notebooks 02 and 03 contrast with frozen Adam."""
 
 MICRO_TASK = {"dataset": "gauss", "model": "fc", "width": 12, "depth": 2}
 """The micro task of the live panels of notebooks 02 and 03
-(:func:`aeos_lab.engine.data.gauss_task`): a tanh network 4-12-12-2 (216 parameters) on 256
+(:func:`aeos_lab.engine.data.gauss_task`): a tanh network 4-12-12-2 (242 parameters) on 256
 Gaussian points with Gaussian targets. It cannot interpolate its 256 random targets, so it keeps
 sharpening, and a 3000-step run with 151 measurements takes about a third of a second (fused
 mode, :data:`aeos_lab.engine.train.FUSED_MAX_PARAMS`): small enough to recompute on every
@@ -72,7 +72,7 @@ CPU_TASKS = {
     "micro": (
         MICRO_TASK,
         "the micro task: 256 random Gaussian points in 4 dimensions with random Gaussian "
-        "targets, tanh network 4-12-12-2 (216 parameters), full batch, MSE loss",
+        "targets, tanh network 4-12-12-2 (242 parameters), full batch, MSE loss",
     ),
 }
 """Name -> (RunConfig fields, a sentence describing the task) of the CPU tasks."""

@@ -1,7 +1,7 @@
 """aeos_lab.engine.bank: the store of precomputed runs, and its place in train.sweep,
 train.is_cached, traces.precond_trace and runs.estimate_seconds.
 
-Tiny runs on the micro task (216 parameters, 20 steps) in a temporary bank folder. A bank hit
+Tiny runs on the micro task (242 parameters, 20 steps) in a temporary bank folder. A bank hit
 is told apart from a computed run by a marker written into the stored records."""
 
 import json

@@ -1,12 +1,15 @@
 """Models (FC and CNN of the paper's appendix G.1) and losses, against numpy / lax references."""
 
+import re
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from aeos_lab.engine import losses
+from aeos_lab.engine import losses, tasks
 from aeos_lab.engine.models import build_model, cnn_network, fc_network
 
 
@@ -266,3 +269,14 @@ def test_get_loss():
     assert losses.get_loss("cross-entropy") is losses.cross_entropy
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         losses.get_loss("hinge")
+
+
+def test_the_parameter_counts_the_notebooks_quote_are_the_models():
+    micro = build_model("fc", (4,), num_outputs=2, width=12, depth=2)
+    lab = build_model("fc", (64,), num_outputs=10, width=tasks.LAB_TASK["width"], depth=5)
+    assert micro.num_params == (4 * 12 + 12) + (12 * 12 + 12) + (12 * 2 + 2)  # weights + biases
+    text = "".join(p.read_text() for p in Path(__file__).parents[2].glob("notebooks/*.ipynb"))
+    quoted_micro = set(re.findall(r"4-12-12-2 \((\d+) parameters", text))
+    quoted_lab = set(re.findall(r"\((\d\d,\d{3}) parameters\)", text))
+    assert quoted_micro == {str(micro.num_params)}
+    assert quoted_lab <= {f"{lab.num_params:,}"}

@@ -1,5 +1,5 @@
 """Lesson nb02_frozen_adam: parameters, the micro panels (GD at 2/eta, Adam against frozen Adam
-on the 216-parameter network), Adam's P at a snapshot, the frozen-Adam sweep, Prop. 1 on the
+on the 242-parameter network), Adam's P at a snapshot, the frozen-Adam sweep, Prop. 1 on the
 network, the bank's grids, their views, the panels and Fig. 3.
 
 Network runs use a tiny network (16 wide, depth 2, 64 digits) and tiny sizes; the micro runs

@@ -48,7 +48,7 @@ STEPS = 5
 
 def micro_loss(P: Params):
     """(loss_fn, x0): the micro network's full-batch MSE as a function of one flat parameter
-    vector (216 numbers), and that vector at the initialisation every run of part 1 starts
+    vector (242 numbers), and that vector at the initialisation every run of part 1 starts
     from."""
     return _micro_loss(experiments_micro.micro_base(P))
 
@@ -66,7 +66,7 @@ def _micro_loss(base):
 
 
 def micro_precond(P: Params):
-    """Adam's P (flat, 216 numbers) after ``P.micro_freeze_at`` steps at ``P.micro_eta``, beta1
+    """Adam's P (flat, 242 numbers) after ``P.micro_freeze_at`` steps at ``P.micro_eta``, beta1
     and ``P.micro_beta2``: the P that frozen Adam keeps in part 1 at the sliders' start."""
     return _micro_precond(
         experiments_micro.micro_base(P).replace(

@@ -1,4 +1,4 @@
-r"""Experiments of notebook 02's first part: the edge of stability on the 216-parameter micro
+r"""Experiments of notebook 02's first part: the edge of stability on the 242-parameter micro
 network (:data:`aeos_lab.engine.tasks.MICRO_TASK`, a tanh MLP 4-12-12-2 on 256 Gaussian points
 with Gaussian targets, MSE, full batch), small enough that a whole run, with its sharpness
 measured every ``track_every`` steps, recomputes on every slider release.

@@ -1,4 +1,4 @@
-"""Panels of notebook 02's first part: live runs on the 216-parameter micro network.
+"""Panels of notebook 02's first part: live runs on the 242-parameter micro network.
 
 Every slider release retrains the whole run (about a second, see ``benchmarks/micro.py``); no
 Run button, no cache on disk. Every value comes from the notebook's

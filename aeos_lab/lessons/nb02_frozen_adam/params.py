@@ -1,7 +1,7 @@
 """Parameters of notebook 02 (frozen Adam): one place for every value the notebook, its panels
 and its figure (paper Fig. 3) use.
 
-The micro panels (``micro_*``, ``gd_*``) train the 216-parameter micro network
+The micro panels (``micro_*``, ``gd_*``) train the 242-parameter micro network
 (:data:`aeos_lab.engine.tasks.MICRO_TASK`) live, in every variant. The network panels train on
 the lab task (1,500 digits with random labels, width 100); with paper scale on a GPU on the
 paper's CIFAR-10 task with the sizes of :data:`PAPER` (App. G.2: P from step 1100 of Adam at

@@ -1,6 +1,6 @@
 """Views of notebook 02's micro panels: gradient descent meeting 2/eta
 (:class:`~.experiments_micro.GDEdge`) and Adam against frozen Adam
-(:class:`~.experiments_micro.AdamVsFrozen`) on the 216-parameter network."""
+(:class:`~.experiments_micro.AdamVsFrozen`) on the 242-parameter network."""
 
 from __future__ import annotations
 

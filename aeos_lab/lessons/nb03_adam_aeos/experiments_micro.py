@@ -1,5 +1,5 @@
 r"""Experiments of notebook 03's first part: Adam at the adaptive edge of stability on the
-216-parameter micro network (:data:`aeos_lab.engine.tasks.MICRO_TASK`: a tanh MLP 4-12-12-2 on
+242-parameter micro network (:data:`aeos_lab.engine.tasks.MICRO_TASK`: a tanh MLP 4-12-12-2 on
 256 Gaussian points with Gaussian targets, MSE, full batch), small enough that a whole run, its
 sharpness measured every ``micro_track`` steps, recomputes on every slider release.
 

@@ -1,10 +1,10 @@
 r"""Notebook 03, "why Adam keeps sharpening at the edge": the change of lambda_1(P^-1 H) between
 consecutive measurements split into the part from P changing and the part from H changing.
 
-Adam trains live on the 216-parameter micro network (:data:`aeos_lab.engine.tasks.MICRO_TASK`),
+Adam trains live on the 242-parameter micro network (:data:`aeos_lab.engine.tasks.MICRO_TASK`),
 by the engine's own kernels (:func:`aeos_lab.engine.train.states`, the same run as part 1's
 panels at the same setting). At every ``track``-th step we keep the parameters x_t and Adam's
-P_t = sqrt(nu_t) + eps, and form the dense Hessian H_t = H(x_t) (216 x 216, ``jax.hessian``).
+P_t = sqrt(nu_t) + eps, and form the dense Hessian H_t = H(x_t) (242 x 242, ``jax.hessian``).
 Between measurements t and t' = t + track (:func:`aeos_lab.core.split.split_path`):
 
     P part = lambda_1(P_t'^-1 H_t) - lambda_1(P_t^-1 H_t)     (P changes, H held)

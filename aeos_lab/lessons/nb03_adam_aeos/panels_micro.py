@@ -1,4 +1,4 @@
-"""Panels of notebook 03's first part: Adam on the 216-parameter micro network, live.
+"""Panels of notebook 03's first part: Adam on the 242-parameter micro network, live.
 
 Every slider release retrains the run it shows (a few tenths of a second after the first,
 compiling call; see ``benchmarks/micro.py``): no Run button, no cache on disk. Every value

@@ -1,5 +1,5 @@
 """Notebook 03's panel of the split of lambda_1(P^-1 H) into the part from P and the part from
-H: Adam on the 216-parameter micro network at the sliders' setting, retrained and split on
+H: Adam on the 242-parameter micro network at the sliders' setting, retrained and split on
 every release (no Run button, no cache on disk). Every value comes from the notebook's
 :class:`~.params.Params`; the sliders are those of part 1's panels (:mod:`.panels_micro`).
 """

@@ -1,7 +1,7 @@
 """Every parameter of notebook 03 (Adam at the adaptive edge of stability), its panels and its
 figures (Figs. 1, 8, 9, 18, 5, 15, 4), in one place.
 
-Part 1 (``micro_*``, ``check_*``) trains the 216-parameter micro network
+Part 1 (``micro_*``, ``check_*``) trains the 242-parameter micro network
 (:data:`aeos_lab.engine.tasks.MICRO_TASK`) live, the same in every variant; its sizes were
 chosen by measuring (a run of ``micro_steps`` with ``micro_track`` spacing takes about 0.2 s
 here, and the self-check grid holds its late medians in the band). Part 2's network panels
