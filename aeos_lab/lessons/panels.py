@@ -38,14 +38,17 @@ def run_panel(
     compute: Callable,
     charts: Sequence,
     needs: Callable[[dict], Sequence[RunConfig]],
+    *,
+    panel_class: type[widgets.ControlPanel] = widgets.ControlPanel,
     **controls,
 ) -> widgets.ControlPanel:
-    """A Run-button panel over ``compute(values, progress)``, drawn by ``charts``; ``needs``
-    lists the runs a setting draws (its ready test, its provenance and its time estimate).
+    """A Run-button panel (a ``panel_class``) over ``compute(values, progress)``, drawn by
+    ``charts``; ``needs`` lists the runs a setting draws (its ready test, its provenance and
+    its time estimate).
     ``controls`` (sliders, pickers, ``extra``) go on to the panel; a slider absent from them
     is not shown."""
     sliders = {"eta": None, "beta1": None, "beta2": None, **controls}
-    return widgets.ControlPanel(
+    return panel_class(
         compute,
         list(charts),
         ready=lambda values: runs.trained(needs(values)),

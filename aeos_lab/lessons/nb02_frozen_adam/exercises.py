@@ -27,9 +27,9 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from aeos_lab.core import curvature, optimizers, thresholds
-from aeos_lab.engine import losses, traces, train
+from aeos_lab.engine import traces
 from aeos_lab.lessons import exercises
-from aeos_lab.lessons.nb02_frozen_adam import experiments_micro
+from aeos_lab.lessons.nb02_frozen_adam import experiments_fork, experiments_micro
 
 if TYPE_CHECKING:
     from aeos_lab.lessons.nb02_frozen_adam.params import Params
@@ -50,19 +50,7 @@ def micro_loss(P: Params):
     """(loss_fn, x0): the micro network's full-batch MSE as a function of one flat parameter
     vector (242 numbers), and that vector at the initialisation every run of part 1 starts
     from."""
-    return _micro_loss(experiments_micro.micro_base(P))
-
-
-@functools.lru_cache(maxsize=2)
-def _micro_loss(base):
-    problem = train.build_problem(base)
-    x0, unravel = ravel_pytree(problem.params0)
-    mse = losses.get_loss(base.loss)
-
-    def loss_fn(x):
-        return mse(problem.model.apply(unravel(x), problem.x_train), problem.y_train)
-
-    return loss_fn, x0
+    return experiments_fork.micro_loss(experiments_micro.micro_base(P))
 
 
 def micro_precond(P: Params):

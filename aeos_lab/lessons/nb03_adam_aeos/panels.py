@@ -74,19 +74,8 @@ def _panel(
     sliders = shared.grid_sliders(
         {name: (grid.positions[name], grid.start[name]) for name in SLIDERS}
     )
-    if panel_class is None:
-        return shared.run_panel(compute, charts, configs, **sliders, **controls)
-    return panel_class(
-        compute,
-        list(charts),
-        ready=lambda values: runs.trained(configs(values)),
-        source=lambda values: runs.provenance(configs(values)),
-        estimate=lambda values: runs.estimate_seconds(configs(values)),
-        run_button=True,
-        auto_run=False,
-        **sliders,
-        **controls,
-    )
+    kind = {} if panel_class is None else {"panel_class": panel_class}
+    return shared.run_panel(compute, charts, configs, **kind, **sliders, **controls)
 
 
 class _RedrawnOnChange(widgets.LiveChart):
