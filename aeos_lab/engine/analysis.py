@@ -89,12 +89,16 @@ def fitted_trend(records: pd.DataFrame, column: str, fraction: float) -> Trend:
     steps they span, divided by their mean, with the standard error of that number (the
     slope's standard error, se(a) = sqrt(sum r^2 / (n-2) / sum (s - mean s)^2), scaled the same
     way). A straight-line fit, so a single spike at either end does not decide it (unlike the
-    change between two endpoints)."""
+    change between two endpoints). With two measurements the spread is NaN, with fewer (or one
+    step) both numbers are."""
     part = late(records, fraction)
     steps, values = part["step"].to_numpy(float), part[column].to_numpy(float)
     n = len(steps)
-    if n < 3:
-        raise ValueError(f"fraction={fraction!r} leaves {n} measurements; a trend needs 3")
+    if n < 2 or steps[-1] == steps[0]:  # no line through fewer than two steps
+        return Trend(float("nan"), float("nan"), n)
+    if n == 2:  # a line, but no spread to measure
+        change = (values[1] - values[0]) / np.mean(values)
+        return Trend(float(change), float("nan"), n)
     slope, intercept = np.polyfit(steps, values, 1)
     residuals = values - (slope * steps + intercept)
     spread = np.sum((steps - steps.mean()) ** 2)

@@ -109,5 +109,6 @@ def test_fitted_trend_spread_grows_with_noise_and_is_zero_on_a_line():
     assert 0.005 < trend.stderr < 0.1  # 0.5 noise on a mean near 11.5
     assert abs(trend.change - exact.change) < 4 * trend.stderr
     assert trend.text().startswith("+") and "measurements" in trend.text()
-    with pytest.raises(ValueError, match="fraction"):
-        analysis.fitted_trend(line.iloc[:2], "y", 1.0)
+    two = analysis.fitted_trend(line.iloc[:2], "y", 1.0)
+    assert two.change == pytest.approx(0.1 / 10.05) and np.isnan(two.stderr) and two.points == 2
+    assert np.isnan(analysis.fitted_trend(line.iloc[:1], "y", 1.0).change)
