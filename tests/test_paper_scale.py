@@ -22,6 +22,7 @@ import pytest
 from nbclient import NotebookClient
 
 from aeos_lab.engine import smoke
+from aeos_lab.lessons.exercises import EXPECT_SOLVED_ENV
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PAPER_NOTEBOOKS = (
@@ -70,6 +71,7 @@ def paper_smoke_env(tmp_path_factory):
     patch.setenv(smoke.ENV, "1")
     patch.setenv("AEOS_LAB_DATA_DIR", str(data))
     patch.setenv("AEOS_LAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    patch.delenv(EXPECT_SOLVED_ENV, raising=False)  # nbclient, not nbmake: exercises as a learner
     yield data
     patch.undo()
 
