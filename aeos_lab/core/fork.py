@@ -43,7 +43,6 @@ __all__ = [
     "growth_per_step",
     "part_step",
     "predicted_growth",
-    "preconditioned_top",
 ]
 
 
@@ -72,27 +71,10 @@ class ForkBranches(NamedTuple):
     lam_frozen: jax.Array
 
 
-def preconditioned_top(hessian, precond) -> tuple[float, np.ndarray]:
-    """(lambda_1, u): the top eigenpair of P^-1/2 H P^-1/2 for a diagonal P (a flat array),
-    computed densely in numpy float64 (a few milliseconds at a few hundred parameters; JAX's
-    CPU eigh is far slower). lambda_1 is also the top eigenvalue of P^-1 H (the two matrices
-    are similar)."""
-    hessian = np.asarray(hessian, dtype=np.float64)
-    scale = 1.0 / np.sqrt(np.asarray(precond, dtype=np.float64))
-    matrix = hessian * scale[:, None] * scale[None, :]
-    values, vectors = np.linalg.eigh(0.5 * (matrix + matrix.T))
-    return float(values[-1]), vectors[:, -1]
-
-
 def _top(loss_fn, x, precond, v0, tol):
-    """lambda_1(P^-1 H) at x by block Lanczos (:func:`curvature.top_eigenpairs`), warm-started
-    from ``v0``; returns (value, vector)."""
-    scale = 1.0 / jnp.sqrt(precond)
-
-    def matvec(v):
-        return scale * curvature.hvp(loss_fn, x, scale * v)
-
-    values, vectors, _ = curvature.top_eigenpairs(matvec, v0, k=1, tol=tol)
+    """lambda_1(P^-1 H) at x (:func:`curvature.sharpness`, block Lanczos), warm-started from
+    ``v0``; returns (value, vector)."""
+    values, vectors, _ = curvature.sharpness(loss_fn, x, precond=precond, v0=v0, tol=tol)
     return values[0], vectors[0]
 
 
@@ -165,9 +147,9 @@ def fork(
 ):
     """Run Adam and frozen Adam (P = ``start.precond``) from ``start`` for ``horizon`` steps
     and record both branches (see :class:`ForkBranches`); ``u`` is the top eigenvector of
-    P_k^-1/2 H_k P_k^-1/2 (:func:`preconditioned_top`). Each step also measures the branch's
-    lambda_1(P^-1 H) by Lanczos (accuracy ``tol``, warm-started). ``horizon`` must be static
-    under jit; the hyperparameters may be traced."""
+    P_k^-1/2 H_k P_k^-1/2 (:func:`aeos_lab.core.split.top_eigenpair`). Each step also measures
+    the branch's lambda_1(P^-1 H) by Lanczos (accuracy ``tol``, warm-started). ``horizon``
+    must be static under jit; the hyperparameters may be traced."""
     p_k = start.precond
     u = jnp.asarray(u, dtype=start.x.dtype)
     project = u / jnp.sqrt(p_k)  # c = u . P_k^-1/2 g = (P_k^-1/2 u) . g

@@ -32,7 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["Split", "preconditioned_top", "split_change", "split_path"]
+__all__ = [
+    "Split",
+    "preconditioned_matrix",
+    "preconditioned_top",
+    "split_change",
+    "split_path",
+    "top_eigenpair",
+]
 
 
 def _as_precond(p) -> np.ndarray:
@@ -51,19 +58,34 @@ def _as_hessian(h) -> np.ndarray:
     return 0.5 * (h + np.swapaxes(h, -1, -2))  # symmetric up to rounding; make it exactly so
 
 
-def preconditioned_top(p, h) -> np.ndarray:
-    """lambda_1(P^-1 H) for diagonal P (the vector ``p``, shape (..., n)) and symmetric ``h``
-    (shape (..., n, n)), as the top eigenvalue of P^-1/2 H P^-1/2; leading axes broadcast.
-
-    LAPACK runs on one thread: for matrices this small, OpenBLAS's threads only contend (on a
-    loaded 2-core machine, 81 eigenvalue problems of size 242 took 13 s threaded, 0.4 s not)."""
+def preconditioned_matrix(p, h) -> np.ndarray:
+    """P^-1/2 H P^-1/2 (exactly symmetric, float64) for diagonal P (the vector ``p``, shape
+    (..., n)) and symmetric ``h`` (shape (..., n, n)); leading axes broadcast. Its eigenvalues
+    are those of P^-1 H."""
     p, h = _as_precond(p), _as_hessian(h)
     if p.shape[-1] != h.shape[-1]:
         raise ValueError(f"P has {p.shape[-1]} entries but H is {h.shape[-1]} x {h.shape[-1]}")
     s = 1.0 / np.sqrt(p)
-    a = s[..., :, None] * h * s[..., None, :]
+    return s[..., :, None] * h * s[..., None, :]
+
+
+def preconditioned_top(p, h) -> np.ndarray:
+    """lambda_1(P^-1 H), the top eigenvalue of :func:`preconditioned_matrix`.
+
+    LAPACK runs on one thread: for matrices this small, OpenBLAS's threads only contend (on a
+    loaded 2-core machine, 81 eigenvalue problems of size 242 took 13 s threaded, 0.4 s not)."""
+    a = preconditioned_matrix(p, h)
     with threadpool_limits(limits=1, user_api="blas"):
         return np.linalg.eigvalsh(a)[..., -1]
+
+
+def top_eigenpair(p, h) -> tuple[float, np.ndarray]:
+    """(lambda_1, u) of :func:`preconditioned_matrix` for one P and one H: lambda_1(P^-1 H) and
+    the top eigenvector of P^-1/2 H P^-1/2 (one LAPACK thread, as above)."""
+    a = preconditioned_matrix(p, h)
+    with threadpool_limits(limits=1, user_api="blas"):
+        values, vectors = np.linalg.eigh(a)
+    return float(values[-1]), vectors[:, -1]
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,21 @@ def build_problem(config: RunConfig) -> Problem:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def flat_loss(config: RunConfig):
+    """(loss_fn, x0): ``config``'s full-batch training loss as a function of ONE flat
+    parameter vector (``ravel_pytree`` order), and the flat initialisation. For dense work on
+    small models: Hessians, hand-written optimizer loops."""
+    problem = build_problem(config)
+    x0, unravel = ravel_pytree(problem.params0)
+    loss_of = losses.get_loss(config.loss)
+
+    def loss_fn(x):
+        return loss_of(problem.model.apply(unravel(x), problem.x_train), problem.y_train)
+
+    return loss_fn, x0
+
+
 # --------------------------------------------------------------------------------------------
 # Optimizers from a config plus traced hyperparameters
 

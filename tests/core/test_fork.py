@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aeos_lab.core import fork, optimizers, thresholds
+from aeos_lab.core import fork, optimizers, split, thresholds
 
 N = 6
 
@@ -23,7 +23,7 @@ def _quadratic(seed=0):
 
 def test_preconditioned_top_is_the_top_eigenpair_of_p_inverse_h():
     hessian, precond, _ = _quadratic()
-    lam, u = fork.preconditioned_top(hessian, precond)
+    lam, u = split.top_eigenpair(precond, hessian)
     want = np.max(np.linalg.eigvals(np.diag(1 / precond) @ hessian).real)
     assert lam == pytest.approx(want, rel=1e-12)
     scaled = hessian / np.sqrt(np.outer(precond, precond))
@@ -36,7 +36,7 @@ def test_frozen_branch_grows_at_notebook_01s_rate_on_a_quadratic(ratio, beta1):
     """On a quadratic, c_t of the frozen branch is a two-mode linear recurrence; once the
     smaller root has died out (t >= 10 here) its fitted growth is rho to rounding."""
     hessian, precond, loss_fn = _quadratic()
-    lam, u = fork.preconditioned_top(hessian, precond)
+    lam, u = split.top_eigenpair(precond, hessian)
     eta = ratio * thresholds.threshold("ema_hb", 1.0, beta1) / lam  # lam = ratio * threshold
     rng = np.random.default_rng(1)
     x = jnp.asarray(rng.standard_normal(N))
@@ -51,7 +51,7 @@ def test_frozen_branch_grows_at_notebook_01s_rate_on_a_quadratic(ratio, beta1):
 
 def test_branches_are_identical_at_the_fork_and_adam_matches_the_library_adam():
     hessian, precond, loss_fn = _quadratic()
-    lam, u = fork.preconditioned_top(hessian, precond)
+    lam, u = split.top_eigenpair(precond, hessian)
     rng = np.random.default_rng(2)
     x = jnp.asarray(rng.standard_normal(N))
     m = jnp.asarray(0.1 * rng.standard_normal(N))
@@ -100,7 +100,7 @@ def test_adam_search_stops_at_the_first_measurement_past_the_target():
         updates, s = tx.update(jax.grad(loss_fn)(x), s, x)
         x = x + updates
         if (t + 1) % 3 == 0:
-            want = fork.preconditioned_top(hessian, s.precond)[0] / threshold
+            want = split.top_eigenpair(s.precond, hessian)[0] / threshold
             assert ratios[t // 3] == pytest.approx(want, rel=1e-5)
     np.testing.assert_allclose(state.x, x, rtol=1e-10)
     np.testing.assert_allclose(state.precond, s.precond, rtol=1e-10)

@@ -27,9 +27,9 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from aeos_lab.core import curvature, optimizers, thresholds
-from aeos_lab.engine import traces
+from aeos_lab.engine import traces, train
 from aeos_lab.lessons import exercises
-from aeos_lab.lessons.nb02_frozen_adam import experiments_fork, experiments_micro
+from aeos_lab.lessons.nb02_frozen_adam import experiments_micro
 
 if TYPE_CHECKING:
     from aeos_lab.lessons.nb02_frozen_adam.params import Params
@@ -50,7 +50,7 @@ def micro_loss(P: Params):
     """(loss_fn, x0): the micro network's full-batch MSE as a function of one flat parameter
     vector (242 numbers), and that vector at the initialisation every run of part 1 starts
     from."""
-    return experiments_fork.micro_loss(experiments_micro.micro_base(P))
+    return train.flat_loss(experiments_micro.micro_base(P))
 
 
 def micro_precond(P: Params):

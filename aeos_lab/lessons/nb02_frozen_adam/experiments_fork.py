@@ -29,10 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from jax.flatten_util import ravel_pytree
 
-from aeos_lab.core import fork, thresholds
-from aeos_lab.engine import losses, train
+from aeos_lab.core import fork, split, thresholds
+from aeos_lab.engine import train
 from aeos_lab.engine.config import RunConfig
 from aeos_lab.engine.tasks import MICRO_TASK
 
@@ -50,19 +49,10 @@ ADAM, FROZEN, PREDICTED = "Adam", "frozen Adam", "predicted ρᵗ"
 """Labels of the two branches and of notebook 01's prediction in :attr:`ForkTest.frame`."""
 
 
-@functools.lru_cache(maxsize=2)
 def micro_loss(config: RunConfig | None = None):
-    """(loss_fn, x0): the full-batch MSE of ``config``'s task (default :data:`MICRO_TASK`) as
-    a function of ONE flat parameter vector, and the flat initialisation."""
-    config = RunConfig(**MICRO_TASK) if config is None else config
-    problem = train.build_problem(config)
-    x0, unravel = ravel_pytree(problem.params0)
-    loss_of = losses.get_loss(config.loss)
-
-    def loss_fn(x):
-        return loss_of(problem.model.apply(unravel(x), problem.x_train), problem.y_train)
-
-    return loss_fn, x0
+    """(loss_fn, x0): :func:`aeos_lab.engine.train.flat_loss` of ``config`` (default: the
+    :data:`MICRO_TASK`)."""
+    return train.flat_loss(RunConfig(**MICRO_TASK) if config is None else config)
 
 
 @functools.lru_cache(maxsize=8)
@@ -159,7 +149,7 @@ def _branches(
     state, step, ratios, hessian = search(
         x0, *hyper, jnp.asarray(search_from, jnp.int32), jnp.asarray(target, dtype)
     )
-    lam, u = fork.preconditioned_top(hessian, state.precond)
+    lam, u = split.top_eigenpair(state.precond, hessian)
     out = jax.tree.map(np.asarray, branches(state, u, *hyper))
     return state, int(step), np.asarray(ratios), lam, out
 

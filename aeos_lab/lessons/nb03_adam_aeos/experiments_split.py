@@ -27,7 +27,7 @@ import pandas as pd
 from jax.flatten_util import ravel_pytree
 
 from aeos_lab.core import optimizers, split, thresholds
-from aeos_lab.engine import analysis, losses, train
+from aeos_lab.engine import analysis, train
 from aeos_lab.engine.config import RunConfig
 from aeos_lab.engine.tasks import MICRO_TASK
 
@@ -49,13 +49,7 @@ def _hessians(task: RunConfig):
     ``task``'s training loss. One Hessian at a time (``lax.map``), reverse over reverse: on the
     2-core machine here, measured for 21 Hessians under load, it used 0.36 s of CPU against
     0.59 s for ``jax.hessian`` (forward over reverse), and a vmapped batch was slower still."""
-    problem = train.build_problem(task)
-    _, unravel = ravel_pytree(problem.params0)
-    loss_of = losses.get_loss(task.loss)
-
-    def loss(flat):
-        return loss_of(problem.model.apply(unravel(flat), problem.x_train), problem.y_train)
-
+    loss, _ = train.flat_loss(task)
     return jax.jit(lambda xs: jax.lax.map(jax.jacrev(jax.jacrev(loss)), xs))
 
 

@@ -40,32 +40,33 @@ def _title(result: SplitRun) -> str:
     return f"η = {charts.format_sci(result.eta, 3)}, β₁ = {result.beta1:g}, β₂ = {result.beta2:g}"
 
 
+def _parts_chart(frame: pd.DataFrame, title: str, **line) -> alt.LayerChart:
+    """The split's long ``frame`` (one line per ``part``) with a rule at zero."""
+    chart = charts.line_chart(frame, color="part", **line)
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#999").encode(y="y:Q")
+    return alt.layer(chart, zero).properties(title=title, width=330, height=200)
+
+
 def parts_chart(result: SplitRun) -> alt.LayerChart:
     """The change of lambda_1(P^-1 H) over each interval of the edge window, split into the
     part from P and the part from H (symmetric split), with the total."""
-    chart = charts.line_chart(
+    return _parts_chart(
         _long(result.frame, PART_LABELS),
-        color="part",
+        f"Per interval: {_title(result)}",
         points=True,
         x_title="step (end of the interval)",
         y_title="change of λ₁(P⁻¹H) per interval",
     )
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#999").encode(y="y:Q")
-    title = f"Per interval: {_title(result)}"
-    return alt.layer(chart, zero).properties(title=title, width=330, height=200)
 
 
 def running_chart(result: SplitRun) -> alt.LayerChart:
     """The running sums of the two parts and of the total from the edge step on."""
-    chart = charts.line_chart(
+    return _parts_chart(
         _long(result.frame, RUNNING_LABELS),
-        color="part",
+        f"Summed from step {result.edge_step}",
         x_title="step",
         y_title="summed change of λ₁(P⁻¹H)",
     )
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#999").encode(y="y:Q")
-    title = f"Summed from step {result.edge_step}"
-    return alt.layer(chart, zero).properties(title=title, width=330, height=200)
 
 
 def ratio_chart(result: SplitRun) -> alt.LayerChart:
