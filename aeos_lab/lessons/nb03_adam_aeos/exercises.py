@@ -24,7 +24,6 @@ from aeos_lab.lessons.exercises import answer, expect, expect_close
 from aeos_lab.lessons.nb03_adam_aeos import experiments, experiments_micro
 
 __all__ = [
-    "PREDICTION_BAND",
     "bias_factor",
     "check_adam_step",
     "check_beta1_prediction",
@@ -82,10 +81,8 @@ def check_adam_step(adam_step: Callable) -> bool | None:
     return exercises.check("Exercise 2", judge)
 
 
-def bias_factor(t, beta1: float = 0.9, beta2: float = 0.999):
-    """(1 - beta1^t) / sqrt(1 - beta2^t): Eq. 2's P over the uncorrected sqrt(nu) (eps aside)."""
-    t = np.asarray(t, dtype=float)
-    return (1 - beta1**t) / np.sqrt(1 - beta2**t)
+bias_factor = optimizers.bias_correction_factor
+"""Exercise 3's answer: (1 - beta1^t) / sqrt(1 - beta2^t)."""
 
 
 def check_bias_factor(factor: Callable, peak_t, peak_value) -> bool | None:
@@ -112,10 +109,6 @@ def check_bias_factor(factor: Callable, peak_t, peak_value) -> bool | None:
 
 
 PREDICTION_BETA1 = 0.7
-PREDICTION_BAND = 0.15
-"""Exercise 1 accepts a predicted late ratio within this distance of the run's: the width of the
-band the self-check holds the micro network's late medians to (late oscillation of a few
-percent, and the ratio's equilibrium is only approximately 1)."""
 
 
 def prediction_run(P) -> float:
@@ -129,8 +122,11 @@ def prediction_run(P) -> float:
 
 def check_beta1_prediction(coefficient, late_ratio, P) -> bool | None:
     """Exercise 1: ``coefficient`` = eta x the threshold at beta1 = 0.7 ((2 + 2 beta1) / (1 -
-    beta1)), exact; ``late_ratio``, the predicted late median ratio, within
-    :data:`PREDICTION_BAND` of the run's (:func:`prediction_run`)."""
+    beta1)), exact; ``late_ratio``, the predicted late median ratio, within the half-width of
+    ``P.check_band`` of the run's (:func:`prediction_run`): the band the self-check holds the
+    micro network's late medians to (late oscillation of a few percent, and an equilibrium
+    only approximately at 1)."""
+    band = (P.check_band[1] - P.check_band[0]) / 2
 
     def judge() -> str:
         want = thresholds.optimizer_threshold("adam", 1.0, PREDICTION_BETA1)
@@ -138,13 +134,13 @@ def check_beta1_prediction(coefficient, late_ratio, P) -> bool | None:
         predicted = float(answer(late_ratio))
         measured = prediction_run(P)
         expect(
-            abs(predicted - measured) <= PREDICTION_BAND,
+            abs(predicted - measured) <= band,
             f"you predicted a late ratio of {predicted:.2f}; the run at beta1 = 0.7 measured "
-            f"{measured:.3f} (accepted: within {PREDICTION_BAND} of it)",
+            f"{measured:.3f} (accepted: within {band:.2g} of it)",
         )
         return (
             f"threshold {want:.2f}/eta; the run at beta1 = 0.7 ends with a late median ratio of "
-            f"{measured:.3f}, your prediction {predicted:.2f} (accepted within {PREDICTION_BAND})"
+            f"{measured:.3f}, your prediction {predicted:.2f} (accepted within {band:.2g})"
         )
 
     return exercises.check("Exercise 1", judge)

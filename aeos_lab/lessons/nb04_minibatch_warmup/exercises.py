@@ -84,11 +84,8 @@ def _optax_adam_update(g, t: int, eta: float, beta1: float, beta2: float, eps: f
     return np.asarray(update, dtype=float)
 
 
-def adam_step_factors(t, beta1: float = 0.9, beta2: float = 0.999) -> np.ndarray:
-    """|update| / eta of Adam without bias correction at step ``t`` (1-based) under a constant
-    gradient much larger than eps / sqrt(1 - beta2): (1 - beta1^t) / sqrt(1 - beta2^t)."""
-    t = np.asarray(t, dtype=float)
-    return (1 - beta1**t) / np.sqrt(1 - beta2**t)
+adam_step_factors = optimizers.bias_correction_factor
+"""|update| / eta of Adam without bias correction at step t under a constant gradient."""
 
 
 def check_adam_update(candidate: Callable) -> bool | None:
