@@ -13,12 +13,9 @@ import pytest
 from aeos_lab.lessons.exercises import EXPECT_SOLVED_ENV, WrongAnswer
 
 LESSONS = sorted(p for p in exercise_cells.NOTEBOOKS.glob("0[1-9]_*.ipynb"))
-ALL = [(path, ex) for path in LESSONS for ex in exercise_cells.exercises(path)]
-IDS = [
-    f"{path.stem[:2]}-{n}"
-    for path in LESSONS
-    for n, _ in enumerate(exercise_cells.exercises(path), 1)
-]
+FOUND = {path: exercise_cells.exercises(path) for path in LESSONS}
+ALL = [(path, ex) for path, found in FOUND.items() for ex in found]
+IDS = [f"{path.stem[:2]}-{n}" for path, found in FOUND.items() for n in range(1, len(found) + 1)]
 
 
 def run_cells(*blocks: str):
@@ -42,7 +39,7 @@ def run_cells(*blocks: str):
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem[:2] for p in LESSONS])
 def test_every_lesson_has_two_to_four_well_formed_exercises(path):
-    found = exercise_cells.exercises(path)
+    found = FOUND[path]
     assert 2 <= len(found) <= 4, f"{path.name} has {len(found)} exercises"
     for ex in found:
         assert ex.nbmake_solution.strip() == ex.solution.strip(), (
